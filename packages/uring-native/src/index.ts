@@ -1,0 +1,526 @@
+/**
+ * `@effio/uring-native`: one io_uring driven from Node's own event loop.
+ *
+ * - {@link probe} tells whether io_uring can be used here (never throws).
+ * - {@link Ring} owns a ring bound to the current thread's libuv loop. Every op takes a
+ *   completion callback `(res, flags) => void` where `res` is the kernel's result (negative
+ *   errno on failure) and returns the op's id, which {@link Ring.cancel} accepts.
+ *
+ * Submissions are queued and flushed with one `io_uring_enter` per loop turn; completions are
+ * reaped in batches and delivered with one native→JS call per batch. A buffer handed to an
+ * op stays referenced until that op's own completion, whatever happens to the caller.
+ *
+ * @example
+ * ```ts
+ * import { Ring, errnoName } from "@effio/uring-native"
+ * const ring = new Ring()
+ * const buf = new Uint8Array(4096)
+ * ring.read(fd, buf, 0, buf.length, 0, (res) => {
+ *   if (res < 0) console.error(errnoName(res))
+ *   else console.log(`read ${res} bytes`)
+ * })
+ * ```
+ * @module
+ */
+import { createRequire } from "node:module"
+import { getSystemErrorName } from "node:util"
+
+/** What {@link probe} found out about io_uring on this machine. */
+export interface ProbeResult {
+  /** True when a ring can be set up here. */
+  readonly available: boolean
+  /** Why not, in words, with the errno name (e.g. "... denied by a seccomp filter ... (EPERM)"). */
+  readonly reason?: string
+  /** The errno of the failed `io_uring_setup`, when that is why. */
+  readonly errno?: number
+  /** `uname -r`, or "" on non-Linux builds. */
+  readonly kernel: string
+  /** Supported opcodes by name (`"read"`, `"openat2"`, `"ftruncate"`, ...). */
+  readonly ops: ReadonlyArray<string>
+  /** `IORING_FEAT_*` names in lower case (`"nodrop"`, `"ext_arg"`, ...). */
+  readonly features: ReadonlyArray<string>
+  /** Setup flags the probe ring was accepted with. */
+  readonly setupFlags?: ReadonlyArray<string>
+}
+
+/** Completion callback: `res` is the CQE result (bytes, fd, 0, or `-errno`); `flags` the CQE flags. */
+export type OpCallback = (res: number, flags: number) => void
+
+/** Any memory the kernel can read from or write into. */
+export type Bytes = ArrayBufferView | ArrayBuffer
+
+/** Options for {@link Ring}. */
+export interface RingOptions {
+  /** Submission queue entries (rounded up to a power of two by the kernel). Default 256. */
+  readonly entries?: number
+  /** Completion queue entries; at least 2× `entries`. Default 4× `entries`. */
+  readonly cqEntries?: number
+}
+
+/** Counters and setup facts of a ring. */
+export interface RingInfo {
+  readonly open: boolean
+  readonly fd: number
+  readonly sqEntries: number
+  readonly cqEntries: number
+  readonly features: ReadonlyArray<string>
+  readonly setupFlags: ReadonlyArray<string>
+  readonly inFlight: number
+  readonly overflowQueued: number
+  /** SQEs accepted by the kernel so far. */
+  readonly submitted: number
+  /** `io_uring_enter` calls so far. */
+  readonly enters: number
+  /** Native→JS completion batches so far. */
+  readonly batches: number
+  /** CQEs reaped so far (internal cancel CQEs included). */
+  readonly completions: number
+}
+
+/** Decoded `struct statx`. Times are in milliseconds since the epoch (with sub-ms fraction). */
+export interface Statx {
+  readonly mask: number
+  readonly blksize: number
+  readonly nlink: number
+  readonly uid: number
+  readonly gid: number
+  readonly mode: number
+  readonly ino: bigint
+  readonly size: bigint
+  readonly blocks: bigint
+  readonly atimeMs: number
+  readonly btimeMs: number
+  readonly ctimeMs: number
+  readonly mtimeMs: number
+  readonly rdevMajor: number
+  readonly rdevMinor: number
+  readonly devMajor: number
+  readonly devMinor: number
+}
+
+/** Options of {@link Ring.openat2}; the kernel's `struct open_how`. */
+export interface OpenHow {
+  /** `O_*` flags; `O_CLOEXEC` is always added. */
+  readonly flags: number
+  /** Permission bits for `O_CREAT`/`O_TMPFILE`. Default 0o666. */
+  readonly mode?: number
+  /** `RESOLVE_*` flags, e.g. `constants.RESOLVE_BENEATH`. Default 0. */
+  readonly resolve?: number
+}
+
+interface NativeRing {
+  info(): RingInfo
+  inFlight(): number
+  submit(): number
+  close(): void
+  nop(slot: number): void
+  rw(slot: number, write: boolean, fd: number, buf: Bytes, off: number, len: number, pos: number): void
+  rwv(slot: number, write: boolean, fd: number, bufs: ReadonlyArray<Bytes>, pos: number): void
+  fsync(slot: number, fd: number, datasync: boolean): void
+  openat2(slot: number, dirfd: number, path: string, flags: number, mode: number, resolve: number): void
+  close_(slot: number, fd: number): void
+  statx(slot: number, dirfd: number, path: string, flags: number, mask: number, out: Bytes): void
+  unlinkat(slot: number, dirfd: number, path: string, flags: number): void
+  renameat(slot: number, d1: number, p1: string, d2: number, p2: string, flags: number): void
+  linkat(slot: number, d1: number, p1: string, d2: number, p2: string, flags: number): void
+  mkdirat(slot: number, dirfd: number, path: string, mode: number): void
+  symlinkat(slot: number, target: string, dirfd: number, linkpath: string): void
+  fallocate(slot: number, fd: number, mode: number, offset: number, length: number): void
+  ftruncate(slot: number, fd: number, length: number): void
+  splice(slot: number, fdIn: number, offIn: number, fdOut: number, offOut: number, len: number, flags: number): void
+  timeout(slot: number, ns: number, count: number, flags: number): void
+  pollAdd(slot: number, fd: number, events: number, multishot: boolean): void
+  asyncCancel(slot: number, target: number): void
+  cancel(target: number): boolean
+}
+
+interface Addon {
+  probe(): ProbeResult
+  NativeRing: new (entries: number, cqEntries: number, out: Int32Array, onBatch: (n: number) => void) => NativeRing
+  platform: "linux" | "stub"
+  constants?: Record<string, number>
+}
+
+const load = (): { addon?: Addon; error?: string } => {
+  const require = createRequire(import.meta.url)
+  try {
+    return { addon: require("../build/Release/effio_uring.node") as Addon }
+  } catch (e) {
+    return { error: e instanceof Error ? e.message.split("\n")[0] : String(e) }
+  }
+}
+const loaded = load()
+
+/**
+ * Kernel constants for op arguments (`O_*`, `AT_*`, `RESOLVE_*`, `STATX_*`, `POLL*`, ...),
+ * read from the C headers the addon was built against (they differ between architectures).
+ */
+export const constants: Readonly<Record<string, number>> = Object.freeze({ ...(loaded.addon?.constants ?? {}) })
+
+/**
+ * Tells whether io_uring can be used in this process, and what it supports. Never throws:
+ * a missing kernel feature, a seccomp denial, `kernel.io_uring_disabled`, a non-Linux build
+ * or an addon that failed to build all give `available: false` with a human `reason`.
+ */
+export const probe = (): ProbeResult => {
+  if (!loaded.addon) {
+    return { available: false, reason: `the native addon could not be loaded: ${loaded.error}`, kernel: "", ops: [], features: [] }
+  }
+  try {
+    return loaded.addon.probe()
+  } catch (e) {
+    return { available: false, reason: `probe failed: ${String(e)}`, kernel: "", ops: [], features: [] }
+  }
+}
+
+/**
+ * The errno name of a negative CQE result, e.g. `errnoName(-2) === "ENOENT"`.
+ * Non-negative values give `""`.
+ */
+export const errnoName = (res: number): string => {
+  if (res >= 0) return ""
+  try {
+    return getSystemErrorName(res)
+  } catch {
+    return `E${-res}`
+  }
+}
+
+/** `IORING_CQE_F_MORE`: a multishot op will post more completions. */
+export const CQE_F_MORE = 2
+
+const NS_PER_MS = 1_000_000
+
+/**
+ * Decodes a `struct statx` that {@link Ring.statx} wrote into `buf` (256 bytes).
+ */
+export const decodeStatx = (buf: Uint8Array): Statx => {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  const time = (o: number) => Number(v.getBigInt64(o, true)) * 1000 + v.getUint32(o + 8, true) / NS_PER_MS
+  return {
+    mask: v.getUint32(0, true),
+    blksize: v.getUint32(4, true),
+    nlink: v.getUint32(16, true),
+    uid: v.getUint32(20, true),
+    gid: v.getUint32(24, true),
+    mode: v.getUint16(28, true),
+    ino: v.getBigUint64(32, true),
+    size: v.getBigUint64(40, true),
+    blocks: v.getBigUint64(48, true),
+    atimeMs: time(64),
+    btimeMs: time(80),
+    ctimeMs: time(96),
+    mtimeMs: time(112),
+    rdevMajor: v.getUint32(128, true),
+    rdevMinor: v.getUint32(132, true),
+    devMajor: v.getUint32(136, true),
+    devMinor: v.getUint32(140, true)
+  }
+}
+
+/** Bytes a {@link Ring.statx} output buffer needs. */
+export const STATX_SIZE = 256
+
+/** Error thrown by {@link Ring}'s constructor when io_uring cannot be set up. */
+export class RingUnavailableError extends Error {
+  readonly code = "ERR_IO_URING_UNAVAILABLE"
+  constructor(
+    message: string,
+    readonly errno?: number
+  ) {
+    super(message)
+    this.name = "RingUnavailableError"
+  }
+}
+
+/**
+ * An io_uring bound to the libuv loop of the thread that creates it (a worker thread makes
+ * its own). The loop is kept alive only while ops are in flight, so an idle ring never stops
+ * a program from exiting and costs no CPU.
+ *
+ * Every op method returns an op id and calls `cb(res, flags)` exactly once (multishot ops:
+ * until `flags` lacks {@link CQE_F_MORE}), from the event loop, never synchronously.
+ * Argument errors throw `TypeError`/`RangeError` before anything reaches the kernel.
+ */
+export class Ring {
+  readonly #native: NativeRing
+  readonly #out: Int32Array
+  readonly #cbs: Array<OpCallback | undefined> = []
+  readonly #pins: Array<unknown> = []
+  readonly #free: Array<number> = []
+  #next = 0
+  #closing = false
+  #closeError: { error: unknown } | undefined
+
+  constructor(options: RingOptions = {}) {
+    if (!loaded.addon) throw new RingUnavailableError(`the native addon could not be loaded: ${loaded.error}`)
+    const entries = options.entries ?? 256
+    const cqEntries = options.cqEntries ?? entries * 4
+    if (cqEntries < entries * 2) throw new RangeError(`cqEntries (${cqEntries}) must be at least 2 × entries (${entries})`)
+    this.#out = new Int32Array(cqEntries * 3)
+    try {
+      this.#native = new loaded.addon.NativeRing(entries, cqEntries, this.#out, this.#onBatch)
+    } catch (e) {
+      const err = e as { message?: string; errno?: number; code?: string }
+      if (err.code === "ERR_IO_URING_UNAVAILABLE") throw new RingUnavailableError(String(err.message), err.errno)
+      throw e
+    }
+  }
+
+  // One call per completion batch: [slot, res, flags] triples in #out.
+  readonly #onBatch = (n: number): void => {
+    const out = this.#out
+    const cbs = this.#cbs
+    let failure: { error: unknown } | undefined
+    for (let i = 0; i < n; i++) {
+      const slot = out[i * 3]!
+      const res = out[i * 3 + 1]!
+      const flags = out[i * 3 + 2]!
+      const cb = cbs[slot]!
+      if ((flags & CQE_F_MORE) === 0) {
+        cbs[slot] = undefined
+        this.#pins[slot] = undefined
+        this.#free.push(slot)
+      }
+      try {
+        cb(res, flags)
+      } catch (error) {
+        // One throwing callback must not stop the rest of the batch.
+        failure ??= { error }
+      }
+    }
+    if (failure) {
+      if (this.#closing) this.#closeError ??= failure
+      else throw failure.error
+    }
+  }
+
+  #slot(cb: OpCallback, pin: unknown): number {
+    if (typeof cb !== "function") throw new TypeError("callback must be a function")
+    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#next++
+    this.#cbs[slot] = cb
+    this.#pins[slot] = pin
+    return slot
+  }
+
+  // Runs a native prep; a throw (bad argument) gives the slot back untouched.
+  #undo(slot: number): void {
+    this.#cbs[slot] = undefined
+    this.#pins[slot] = undefined
+    this.#free.push(slot)
+  }
+
+  /** Ops queued or in the kernel whose completion has not been delivered. */
+  get inFlight(): number {
+    return this.#native.inFlight()
+  }
+
+  /** Setup facts and counters. */
+  info(): RingInfo {
+    return this.#native.info()
+  }
+
+  /** Submits queued SQEs now instead of at the end of this loop turn. Returns how many. */
+  submit(): number {
+    return this.#native.submit()
+  }
+
+  /**
+   * Cancels every op in flight, waits for each op's own completion (their callbacks run,
+   * mostly with `-ECANCELED`, inside this call), then releases the ring. Idempotent.
+   * If a callback throws during the drain, the first error is rethrown after the ring is closed.
+   */
+  close(): void {
+    if (this.#closing) return
+    this.#closing = true
+    this.#native.close()
+    const failure = this.#closeError
+    this.#closeError = undefined
+    if (failure) throw failure.error
+  }
+
+  /** `IORING_OP_NOP`: completes with 0. */
+  nop(cb: OpCallback): number {
+    const slot = this.#slot(cb, undefined)
+    try {
+      this.#native.nop(slot)
+    } catch (e) {
+      this.#undo(slot)
+      throw e
+    }
+    return slot
+  }
+
+  /**
+   * Reads up to `length` bytes into `buffer[offset..]` from `position` (-1: the fd's current
+   * position, for pipes, ttys and sockets). Completes with the byte count.
+   */
+  read(fd: number, buffer: Bytes, offset: number, length: number, position: number, cb: OpCallback): number {
+    const slot = this.#slot(cb, buffer)
+    try {
+      this.#native.rw(slot, false, fd, buffer, offset, length, position)
+    } catch (e) {
+      this.#undo(slot)
+      throw e
+    }
+    return slot
+  }
+
+  /** Writes `buffer[offset..offset+length]` at `position` (-1: current position). Completes with the byte count. */
+  write(fd: number, buffer: Bytes, offset: number, length: number, position: number, cb: OpCallback): number {
+    const slot = this.#slot(cb, buffer)
+    try {
+      this.#native.rw(slot, true, fd, buffer, offset, length, position)
+    } catch (e) {
+      this.#undo(slot)
+      throw e
+    }
+    return slot
+  }
+
+  /** Scatter read into `buffers` (each whole) from `position` (-1: current position). */
+  readv(fd: number, buffers: ReadonlyArray<Bytes>, position: number, cb: OpCallback): number {
+    return this.#vector(false, fd, buffers, position, cb)
+  }
+
+  /** Gather write of `buffers` (each whole) at `position` (-1: current position). */
+  writev(fd: number, buffers: ReadonlyArray<Bytes>, position: number, cb: OpCallback): number {
+    return this.#vector(true, fd, buffers, position, cb)
+  }
+
+  #vector(write: boolean, fd: number, buffers: ReadonlyArray<Bytes>, position: number, cb: OpCallback): number {
+    if (!Array.isArray(buffers)) throw new TypeError("buffers must be an array")
+    // Pin a private copy: the caller may change its array while the op is in flight.
+    const pinned = buffers.slice()
+    const slot = this.#slot(cb, pinned)
+    try {
+      this.#native.rwv(slot, write, fd, pinned, position)
+    } catch (e) {
+      this.#undo(slot)
+      throw e
+    }
+    return slot
+  }
+
+  /** `fsync(2)`. */
+  fsync(fd: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.fsync(s, fd, false))
+  }
+
+  /** `fdatasync(2)`. */
+  fdatasync(fd: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.fsync(s, fd, true))
+  }
+
+  /**
+   * `openat2(2)`: opens `path` relative to `dirfd` (`constants.AT_FDCWD` for the cwd).
+   * `O_CLOEXEC` is always set. Completes with the new fd.
+   */
+  openat2(dirfd: number, path: string, how: OpenHow, cb: OpCallback): number {
+    if (how === null || typeof how !== "object") throw new TypeError("how must be an object")
+    return this.#simple(cb, (s) => this.#native.openat2(s, dirfd, path, how.flags, how.mode ?? 0o666, how.resolve ?? 0))
+  }
+
+  /** Closes a file descriptor through the ring (`IORING_OP_CLOSE`). Named so to leave `close()` to the ring. */
+  closeFd(fd: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.close_(s, fd))
+  }
+
+  /**
+   * `statx(2)` of `path` relative to `dirfd` (`""` with `AT_EMPTY_PATH` for the fd itself),
+   * written into `out` ({@link STATX_SIZE} bytes, decode with {@link decodeStatx}).
+   */
+  statx(dirfd: number, path: string, flags: number, mask: number, out: Uint8Array, cb: OpCallback): number {
+    const slot = this.#slot(cb, out)
+    try {
+      this.#native.statx(slot, dirfd, path, flags, mask, out)
+    } catch (e) {
+      this.#undo(slot)
+      throw e
+    }
+    return slot
+  }
+
+  /** `unlinkat(2)`; `flags` `AT_REMOVEDIR` removes an empty directory. */
+  unlinkat(dirfd: number, path: string, flags: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.unlinkat(s, dirfd, path, flags))
+  }
+
+  /** `renameat2(2)`; `flags` `RENAME_NOREPLACE` / `RENAME_EXCHANGE`. */
+  renameat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.renameat(s, olddirfd, oldpath, newdirfd, newpath, flags))
+  }
+
+  /** `linkat(2)`; `flags` `AT_SYMLINK_FOLLOW`. */
+  linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.linkat(s, olddirfd, oldpath, newdirfd, newpath, flags))
+  }
+
+  /** `mkdirat(2)`. */
+  mkdirat(dirfd: number, path: string, mode: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.mkdirat(s, dirfd, path, mode))
+  }
+
+  /** `symlinkat(2)`: creates `linkpath` (relative to `newdirfd`) pointing at `target`. */
+  symlinkat(target: string, newdirfd: number, linkpath: string, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.symlinkat(s, target, newdirfd, linkpath))
+  }
+
+  /** `fallocate(2)`. */
+  fallocate(fd: number, mode: number, offset: number, length: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.fallocate(s, fd, mode, offset, length))
+  }
+
+  /** `ftruncate(2)` through `IORING_OP_FTRUNCATE` (Linux 6.9+; check `probe().ops.includes("ftruncate")`). */
+  ftruncate(fd: number, length: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.ftruncate(s, fd, length))
+  }
+
+  /** `splice(2)` of up to `length` bytes; offsets -1 for pipes. Completes with the byte count. */
+  splice(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number, flags: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.splice(s, fdIn, offIn, fdOut, offOut, length, flags))
+  }
+
+  /**
+   * `IORING_OP_TIMEOUT`: completes with `-ETIME` after `nanoseconds` (relative, or absolute
+   * CLOCK_MONOTONIC with `IORING_TIMEOUT_ABS`), or with 0 once `count` other CQEs arrived.
+   */
+  timeout(nanoseconds: number, cb: OpCallback, options: { readonly count?: number; readonly flags?: number } = {}): number {
+    return this.#simple(cb, (s) => this.#native.timeout(s, nanoseconds, options.count ?? 0, options.flags ?? 0))
+  }
+
+  /** `IORING_OP_POLL_ADD`: completes with the ready `POLL*` mask; `multishot` keeps posting. */
+  pollAdd(fd: number, events: number, cb: OpCallback, multishot = false): number {
+    return this.#simple(cb, (s) => this.#native.pollAdd(s, fd, events, multishot))
+  }
+
+  /**
+   * `IORING_OP_ASYNC_CANCEL` as an op of its own: completes with 0 (cancelled), `-ENOENT`
+   * (not found) or `-EALREADY` (running, cannot be stopped). The target still completes
+   * through its own callback.
+   */
+  asyncCancel(target: number, cb: OpCallback): number {
+    return this.#simple(cb, (s) => this.#native.asyncCancel(s, target))
+  }
+
+  /**
+   * Asks the kernel to cancel op `id`. Its callback still runs exactly once, later, with
+   * `-ECANCELED` (or `-EINTR`) or with its real result if it finished first; until then its
+   * buffers stay pinned. Returns false when `id` is not in flight.
+   */
+  cancel(id: number): boolean {
+    return this.#native.cancel(id)
+  }
+
+  #simple(cb: OpCallback, prep: (slot: number) => void): number {
+    const slot = this.#slot(cb, undefined)
+    try {
+      prep(slot)
+    } catch (e) {
+      this.#undo(slot)
+      throw e
+    }
+    return slot
+  }
+}
+
