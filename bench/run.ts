@@ -1,0 +1,25 @@
+/**
+ * Runs the benchmarks one after another: `pnpm bench [filter]` (root), or
+ * `npx tsx bench/run.ts [filter]`. The filter picks benchmarks whose name contains it.
+ *
+ * Env: EFFIO_BENCH_SECONDS (timed seconds per case, default 3), EFFIO_BENCH_FILE_MB
+ * (test file size, default 1024).
+ */
+import type { Benchmark } from "./lib/benchmark.ts"
+import { randomRead } from "./random-read.ts"
+
+const benchmarks: ReadonlyArray<Benchmark> = [randomRead]
+
+const filter = process.argv[2]
+const selected = benchmarks.filter((b) => filter === undefined || b.name.includes(filter))
+if (selected.length === 0) {
+  console.error(`no benchmark matches "${filter}"; there are: ${benchmarks.map((b) => b.name).join(", ")}`)
+  process.exit(2)
+}
+
+let ok = true
+for (const b of selected) {
+  console.error(`\n== ${b.name}: ${b.description}`)
+  ok = (await b.run()) && ok
+}
+process.exitCode = ok ? 0 : 1

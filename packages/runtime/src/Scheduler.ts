@@ -1,0 +1,57 @@
+/**
+ * A scheduler for Effect fibers that cooperates with the io_uring loop.
+ *
+ * Effect's default scheduler chains fiber drains through microtasks and, after 2048 chained
+ * drains, hops through `setTimeout(0)`, which Node clamps to at least 1 ms. This one hops
+ * through `setImmediate` instead (no added latency: it runs after this loop turn's poll
+ * phase) and flushes the ring's queued submissions right before it lets the loop run, so the
+ * kernel works on them while JS is away.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Scheduler } from "@effio/runtime"
+ * program.pipe(Effect.provide(Scheduler.layer()))
+ * ```
+ * @module
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as EffectScheduler from "effect/Scheduler"
+
+/** Options for {@link make}. */
+export interface LoopSchedulerOptions {
+  /** Chained microtask drains before a macrotask hop (default 2048, as Effect's). */
+  readonly maxMicrotaskDrains?: number
+  /** Called right before yielding to the event loop, e.g. to submit queued SQEs. */
+  readonly beforeYield?: () => void
+}
+
+/** Makes the loop-cooperating scheduler. */
+export const make = (options: LoopSchedulerOptions = {}): EffectScheduler.Scheduler => {
+  const max = options.maxMicrotaskDrains ?? 2048
+  const beforeYield = options.beforeYield
+  const runnerFor = EffectScheduler.SchedulerRunner.cached((depth, drain) => {
+    if (depth >= max) {
+      beforeYield?.()
+      setImmediate(() => drain(0))
+    } else {
+      Promise.resolve(undefined).then(() => drain(depth + 1))
+    }
+  })
+  return {
+    shouldYield: EffectScheduler.defaultShouldYield,
+    scheduleTask: (task, priority, fiber) => runnerFor(fiber).scheduleTask(task, priority)
+  }
+}
+
+/** The process-wide instance used by {@link layer} and `Runtime.run`. */
+export const loopScheduler: EffectScheduler.Scheduler = make()
+
+/** Installs {@link loopScheduler} for every fiber run under this layer. */
+export const layer = (scheduler: EffectScheduler.Scheduler = loopScheduler): Layer.Layer<never> =>
+  Layer.setScheduler(scheduler)
+
+/** Runs `effect` on {@link loopScheduler}. */
+export const withLoopScheduler = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withScheduler(effect, loopScheduler)

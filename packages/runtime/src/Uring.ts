@@ -1,0 +1,247 @@
+/**
+ * The `Uring` service: one io_uring for the event loop, with every op as an `Effect`.
+ *
+ * Interrupting a fiber that waits on an op submits `IORING_OP_ASYNC_CANCEL` for it, and the
+ * interruption completes only when the op's own completion arrives, so no op outlives the
+ * memory it reads or writes. Negative results become `SystemError`s with the errno's reason.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Uring } from "@effio/runtime"
+ *
+ * const program = Effect.gen(function*() {
+ *   const uring = yield* Uring.Uring
+ *   const buf = new Uint8Array(4096)
+ *   const n = yield* uring.read(fd, buf, 0, buf.length, 0)
+ * }).pipe(Effect.provide(Uring.layer()))
+ * ```
+ * @module
+ */
+import { BadArgument, type PlatformError } from "@effect/platform/Error"
+import {
+  type Bytes,
+  constants,
+  decodeStatx,
+  type OpCallback,
+  type OpenHow,
+  type ProbeResult,
+  probe,
+  Ring,
+  RingUnavailableError,
+  STATX_SIZE,
+  type Statx
+} from "@effio/uring-native"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import { type ErrorContext, fromErrno } from "./internal/errors.js"
+
+export type { ErrorContext } from "./internal/errors.js"
+export type { Statx } from "@effio/uring-native"
+
+/** io_uring cannot be used here; `reason` says why (errno name included). */
+export class UringUnavailable extends Data.TaggedError("UringUnavailable")<{
+  readonly reason: string
+  readonly errno?: number | undefined
+}> {
+  override get message(): string {
+    return `io_uring is unavailable: ${this.reason}`
+  }
+}
+
+/** Options for {@link layer} / {@link make}. */
+export interface UringOptions {
+  /** Submission queue depth (default 256). */
+  readonly queueDepth?: number | undefined
+}
+
+/** Optional overrides of the `SystemError` fields an op reports. */
+export type ErrorHint = Partial<ErrorContext>
+
+/** The `Uring` service: typed io_uring ops as Effects. */
+export interface UringService {
+  /** The underlying ring (escape hatch for ops not wrapped here). */
+  readonly ring: Ring
+  /** What {@link probe} found (ops, features, kernel). */
+  readonly probe: ProbeResult
+  /** True when the kernel supports opcode `name` (e.g. `"ftruncate"`). */
+  readonly supports: (name: string) => boolean
+  /**
+   * Submits the op that `prep` queues (it must call `ring.<op>(..., cb)` and return its id)
+   * and waits for its completion; the raw result, negative errno included. Interruption
+   * cancels the op and waits for its CQE; `onLateSuccess` receives a result that arrived
+   * after the interruption (e.g. to close an fd nobody will see).
+   */
+  readonly submit: (prep: (ring: Ring, cb: OpCallback) => number, onLateSuccess?: (res: number) => void) => Effect.Effect<number>
+  /** Like `submit`, with a negative result turned into a `SystemError` described by `ctx`. */
+  readonly op: (
+    prep: (ring: Ring, cb: OpCallback) => number,
+    ctx: ErrorContext,
+    onLateSuccess?: (res: number) => void
+  ) => Effect.Effect<number, PlatformError>
+  readonly nop: Effect.Effect<number>
+  /** pread(2); `position` -1 reads at the fd's current position (pipes, ttys, sockets). */
+  readonly read: (fd: number, buffer: Bytes, offset: number, length: number, position: number, hint?: ErrorHint) => Effect.Effect<number, PlatformError>
+  /** pwrite(2); `position` -1 writes at the current position (or the end with O_APPEND). */
+  readonly write: (fd: number, buffer: Bytes, offset: number, length: number, position: number, hint?: ErrorHint) => Effect.Effect<number, PlatformError>
+  readonly readv: (fd: number, buffers: ReadonlyArray<Bytes>, position: number, hint?: ErrorHint) => Effect.Effect<number, PlatformError>
+  readonly writev: (fd: number, buffers: ReadonlyArray<Bytes>, position: number, hint?: ErrorHint) => Effect.Effect<number, PlatformError>
+  readonly fsync: (fd: number, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  readonly fdatasync: (fd: number, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  /** openat2(2) → fd. An fd opened after the caller was interrupted is closed, never leaked. */
+  readonly openat2: (dirfd: number, path: string, how: OpenHow, hint?: ErrorHint) => Effect.Effect<number, PlatformError>
+  readonly close: (fd: number, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  readonly statx: (dirfd: number, path: string, flags: number, mask?: number, hint?: ErrorHint) => Effect.Effect<Statx, PlatformError>
+  readonly unlinkat: (dirfd: number, path: string, flags: number, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  readonly renameat: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags?: number, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  readonly linkat: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags?: number, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  readonly mkdirat: (dirfd: number, path: string, mode: number, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  readonly symlinkat: (target: string, newdirfd: number, linkpath: string, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  readonly fallocate: (fd: number, mode: number, offset: number, length: number, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  /** ftruncate through the ring (check `supports("ftruncate")`). */
+  readonly ftruncate: (fd: number, length: number, hint?: ErrorHint) => Effect.Effect<void, PlatformError>
+  readonly splice: (fdIn: number, offIn: number, fdOut: number, offOut: number, length: number, flags?: number, hint?: ErrorHint) => Effect.Effect<number, PlatformError>
+  /** Waits until `fd` is ready for `events` (`POLLIN`, `POLLOUT`, ...); returns the ready mask. */
+  readonly poll: (fd: number, events: number, hint?: ErrorHint) => Effect.Effect<number, PlatformError>
+  /** Sleeps with an `IORING_OP_TIMEOUT`. */
+  readonly sleep: (duration: Duration.DurationInput) => Effect.Effect<void>
+}
+
+/** The `Uring` service tag. */
+export class Uring extends Context.Tag("@effio/runtime/Uring")<Uring, UringService>() {}
+
+const ETIME = -62
+
+const ctxFor = (method: string, pathOrDescriptor: string | number, hint: ErrorHint | undefined): ErrorContext => ({
+  module: hint?.module ?? "FileSystem",
+  method: hint?.method ?? method,
+  syscall: hint?.syscall ?? method,
+  pathOrDescriptor: hint?.pathOrDescriptor ?? pathOrDescriptor,
+  confined: hint?.confined
+})
+
+/** Wraps an open ring as the service. The caller owns the ring's lifetime. */
+export const fromRing = (ring: Ring, probed: ProbeResult = probe()): UringService => {
+  const ops = new Set(probed.ops)
+
+  const submit = (prep: (ring: Ring, cb: OpCallback) => number, onLateSuccess?: (res: number) => void) =>
+    Effect.async<number>((resume) => {
+      let done = false
+      let result = 0
+      let cancelled: ((_: Effect.Effect<void>) => void) | undefined
+      let id: number
+      try {
+        id = prep(ring, (res) => {
+          done = true
+          result = res
+          if (cancelled === undefined) resume(Effect.succeed(res))
+          else {
+            if (res >= 0 && onLateSuccess) onLateSuccess(res)
+            cancelled(Effect.void)
+          }
+        })
+      } catch (error) {
+        resume(Effect.die(error))
+        return
+      }
+      // The canceller: interruption waits for the op's own CQE.
+      return Effect.async<void>((resumeCancel) => {
+        if (done) {
+          // The CQE won the race but its value is being dropped by the interruption.
+          if (result >= 0 && onLateSuccess) onLateSuccess(result)
+          return resumeCancel(Effect.void)
+        }
+        cancelled = resumeCancel
+        ring.cancel(id)
+      })
+    })
+
+  const op = (prep: (ring: Ring, cb: OpCallback) => number, ctx: ErrorContext, onLateSuccess?: (res: number) => void) =>
+    Effect.flatMap(
+      Effect.catchAllDefect(submit(prep, onLateSuccess), (defect) =>
+        defect instanceof TypeError || defect instanceof RangeError
+          ? Effect.fail(new BadArgument({ module: ctx.module, method: ctx.method, description: defect.message, cause: defect }))
+          : Effect.die(defect)),
+      (res) => (res < 0 ? Effect.fail(fromErrno(res, ctx)) : Effect.succeed(res))
+    )
+
+  const unit = (eff: Effect.Effect<number, PlatformError>) => Effect.asVoid(eff)
+  const closeQuietly = (fd: number) => ring.closeFd(fd, () => {})
+
+  return {
+    ring,
+    probe: probed,
+    supports: (name) => ops.has(name),
+    submit,
+    op,
+    nop: submit((r, cb) => r.nop(cb)),
+    read: (fd, buffer, offset, length, position, hint) =>
+      op((r, cb) => r.read(fd, buffer, offset, length, position, cb), ctxFor("read", fd, hint)),
+    write: (fd, buffer, offset, length, position, hint) =>
+      op((r, cb) => r.write(fd, buffer, offset, length, position, cb), ctxFor("write", fd, hint)),
+    readv: (fd, buffers, position, hint) => op((r, cb) => r.readv(fd, buffers, position, cb), ctxFor("readv", fd, hint)),
+    writev: (fd, buffers, position, hint) => op((r, cb) => r.writev(fd, buffers, position, cb), ctxFor("writev", fd, hint)),
+    fsync: (fd, hint) => unit(op((r, cb) => r.fsync(fd, cb), ctxFor("fsync", fd, hint))),
+    fdatasync: (fd, hint) => unit(op((r, cb) => r.fdatasync(fd, cb), ctxFor("fdatasync", fd, hint))),
+    openat2: (dirfd, path, how, hint) =>
+      op((r, cb) => r.openat2(dirfd, path, how, cb), ctxFor("openat2", path, hint), closeQuietly),
+    close: (fd, hint) => unit(op((r, cb) => r.closeFd(fd, cb), ctxFor("close", fd, hint))),
+    statx: (dirfd, path, flags, mask = constants.STATX_BASIC_STATS! | constants.STATX_BTIME!, hint) =>
+      Effect.suspend(() => {
+        const out = new Uint8Array(STATX_SIZE)
+        return Effect.as(
+          op((r, cb) => r.statx(dirfd, path, flags, mask, out, cb), ctxFor("statx", path === "" ? dirfd : path, hint)),
+          out
+        )
+      }).pipe(Effect.map(decodeStatx)),
+    unlinkat: (dirfd, path, flags, hint) =>
+      unit(op((r, cb) => r.unlinkat(dirfd, path, flags, cb), ctxFor(flags & constants.AT_REMOVEDIR! ? "rmdir" : "unlink", path, hint))),
+    renameat: (olddirfd, oldpath, newdirfd, newpath, flags = 0, hint) =>
+      unit(op((r, cb) => r.renameat(olddirfd, oldpath, newdirfd, newpath, flags, cb), ctxFor("rename", oldpath, hint))),
+    linkat: (olddirfd, oldpath, newdirfd, newpath, flags = 0, hint) =>
+      unit(op((r, cb) => r.linkat(olddirfd, oldpath, newdirfd, newpath, flags, cb), ctxFor("link", oldpath, hint))),
+    mkdirat: (dirfd, path, mode, hint) => unit(op((r, cb) => r.mkdirat(dirfd, path, mode, cb), ctxFor("mkdir", path, hint))),
+    symlinkat: (target, newdirfd, linkpath, hint) =>
+      unit(op((r, cb) => r.symlinkat(target, newdirfd, linkpath, cb), ctxFor("symlink", linkpath, hint))),
+    fallocate: (fd, mode, offset, length, hint) =>
+      unit(op((r, cb) => r.fallocate(fd, mode, offset, length, cb), ctxFor("fallocate", fd, hint))),
+    ftruncate: (fd, length, hint) => unit(op((r, cb) => r.ftruncate(fd, length, cb), ctxFor("ftruncate", fd, hint))),
+    splice: (fdIn, offIn, fdOut, offOut, length, flags = 0, hint) =>
+      op((r, cb) => r.splice(fdIn, offIn, fdOut, offOut, length, flags, cb), ctxFor("splice", fdIn, hint)),
+    poll: (fd, events, hint) => op((r, cb) => r.pollAdd(fd, events, cb), ctxFor("poll", fd, hint)),
+    sleep: (duration) =>
+      Effect.suspend(() => {
+        const ms = Duration.toMillis(Duration.decode(duration))
+        if (!Number.isFinite(ms)) return Effect.never
+        const ns = Math.max(0, Math.round(ms * 1_000_000))
+        return Effect.flatMap(submit((r, cb) => r.timeout(ns, cb)), (res) =>
+          res === ETIME || res >= 0 ? Effect.void : Effect.die(new Error(`io_uring timeout failed with ${res}`)))
+      })
+  }
+}
+
+/**
+ * Opens a ring for the current event loop, closed (in-flight ops cancelled and drained) when
+ * the scope closes. Fails with {@link UringUnavailable} where io_uring cannot be used.
+ */
+export const make = (options: UringOptions = {}): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.try({
+        try: () => new Ring({ entries: options.queueDepth ?? 256 }),
+        catch: (e) =>
+          e instanceof RingUnavailableError
+            ? new UringUnavailable({ reason: e.message, errno: e.errno })
+            : new UringUnavailable({ reason: String(e) })
+      }),
+      (ring) => Effect.sync(() => ring.close())
+    ),
+    (ring) => fromRing(ring)
+  )
+
+/** A scoped Layer providing {@link Uring}: one ring, closed when the layer is released. */
+export const layer = (options: UringOptions = {}): Layer.Layer<Uring, UringUnavailable> => Layer.scoped(Uring, make(options))
