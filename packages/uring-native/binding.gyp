@@ -13,5 +13,18 @@
       },
       "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 0 } }
     }
+  ],
+  "conditions": [
+    ["OS==\"linux\"", {
+      "targets": [
+        {
+          # Test helper: runs a command with io_uring_setup denied by seccomp (see test-tools.js).
+          "target_name": "effio-seccomp-deny",
+          "type": "executable",
+          "sources": ["native/seccomp-deny.c"],
+          "cflags": ["-O2", "-Wall", "-Wextra"]
+        }
+      ]
+    }]
   ]
 }

@@ -1,7 +1,14 @@
 /**
  * `@effio/runtime`: structured-concurrency I/O for Effect, driven by io_uring.
+ *
+ * ```ts
+ * import { Flow, Runtime, Switch } from "@effio/runtime"
+ * ```
  * @module
  */
+export * as Flow from "./Flow.js"
+export * as Runtime from "./Runtime.js"
 export * as Scheduler from "./Scheduler.js"
+export * as Stdenv from "./Stdenv.js"
 export * as Switch from "./Switch.js"
 export * as Uring from "./Uring.js"

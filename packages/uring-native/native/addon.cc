@@ -1034,8 +1034,10 @@ Napi::Value Ring::PrepOpenat2(const Napi::CallbackInfo& info) {
   ex.path.swap(path);
   ex.how = open_how{};
   ex.how.flags = static_cast<uint64_t>(flags) | O_CLOEXEC;
-  // The kernel rejects a mode without O_CREAT/O_TMPFILE in openat2.
-  ex.how.mode = (flags & (O_CREAT | __O_TMPFILE)) ? static_cast<uint64_t>(mode) : 0;
+  // The kernel rejects a mode without O_CREAT/O_TMPFILE in openat2. glibc's __O_TMPFILE
+  // includes O_DIRECTORY, so test for the whole O_TMPFILE (a plain O_DIRECTORY open has no mode).
+  const bool creates = (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
+  ex.how.mode = creates ? static_cast<uint64_t>(mode) : 0;
   ex.how.resolve = static_cast<uint64_t>(resolve);
   io_uring_sqe sqe{};
   sqe.fd = dirfd;
@@ -1339,6 +1341,26 @@ Napi::Value Ring::Cancel(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
+// pipe2(O_CLOEXEC) -> [readFd, writeFd]. Node has no API for an OS pipe; the runtime's
+// stdenv needs one (env.pipe). Throws an Error with `code` = errno name on failure.
+Napi::Value Pipe2(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    int err = errno;
+    Napi::Error e = Napi::Error::New(env, std::string("pipe2 failed: ") + strerror(err));
+    e.Set("errno", Napi::Number::New(env, err));
+    e.Set("code", Napi::String::New(env, err == EMFILE ? "EMFILE" : err == ENFILE ? "ENFILE" : "EPIPE2"));
+    e.Set("syscall", Napi::String::New(env, "pipe2"));
+    e.ThrowAsJavaScriptException();
+    return Napi::Value();
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, fds[0]);
+  out.Set(1u, fds[1]);
+  return out;
+}
+
 #endif  // __linux__
 
 }  // namespace
@@ -1348,6 +1370,7 @@ Napi::Value Ring::Cancel(const Napi::CallbackInfo& info) {
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("probe", Napi::Function::New(env, Probe));
   exports.Set("NativeRing", Ring::Init(env));
+  exports.Set("pipe2", Napi::Function::New(env, Pipe2));
   exports.Set("platform", "linux");
   // Arch-dependent values (O_* differ between x86 and arm64), taken from the C headers.
   Napi::Object c = Napi::Object::New(env);

@@ -23,6 +23,7 @@
  * @module
  */
 import { createRequire } from "node:module"
+import { constants as osConstants } from "node:os"
 import { getSystemErrorName } from "node:util"
 
 /** What {@link probe} found out about io_uring on this machine. */
@@ -138,6 +139,7 @@ interface Addon {
   probe(): ProbeResult
   NativeRing: new (entries: number, cqEntries: number, out: Int32Array, onBatch: (n: number) => void) => NativeRing
   platform: "linux" | "stub"
+  pipe2?: () => [number, number]
   constants?: Record<string, number>
 }
 
@@ -174,17 +176,40 @@ export const probe = (): ProbeResult => {
 }
 
 /**
+ * Creates an OS pipe with `pipe2(O_CLOEXEC)`: `[readFd, writeFd]`. Throws an `Error` whose
+ * `code` is the errno name (`EMFILE`, ...), or `ERR_NATIVE_UNAVAILABLE` when the addon
+ * could not be loaded or has no pipe2 on this platform.
+ */
+export const pipe2 = (): [number, number] => {
+  const fn = loaded.addon?.pipe2
+  if (fn === undefined) {
+    throw Object.assign(new Error(`pipe2 is unavailable: ${loaded.error ?? "not supported on this platform"}`), {
+      code: "ERR_NATIVE_UNAVAILABLE"
+    })
+  }
+  return fn()
+}
+
+/**
  * The errno name of a negative CQE result, e.g. `errnoName(-2) === "ENOENT"`.
  * Non-negative values give `""`.
  */
 export const errnoName = (res: number): string => {
   if (res >= 0) return ""
   try {
-    return getSystemErrorName(res)
+    const name = getSystemErrorName(res)
+    // libuv names only the errnos it maps (no ETIME, which timeouts complete with):
+    // anything else comes back as "Unknown system error -N".
+    if (!name.startsWith("Unknown")) return name
   } catch {
-    return `E${-res}`
+    // not an errno libuv knows at all
   }
+  return errnoByNumber.get(-res) ?? `E${-res}`
 }
+
+// The platform's errno names by number (first name wins for aliases such as EWOULDBLOCK).
+const errnoByNumber = new Map<number, string>()
+for (const [name, n] of Object.entries(osConstants.errno)) if (!errnoByNumber.has(n)) errnoByNumber.set(n, name)
 
 /** `IORING_CQE_F_MORE`: a multishot op will post more completions. */
 export const CQE_F_MORE = 2
@@ -250,7 +275,10 @@ export class Ring {
   readonly #free: Array<number> = []
   #next = 0
   #closing = false
+  #draining = false
   #closeError: { error: unknown } | undefined
+  // The completion batch being delivered (its callbacks run one by one).
+  #batch: { i: number; n: number } | undefined
 
   constructor(options: RingOptions = {}) {
     if (!loaded.addon) throw new RingUnavailableError(`the native addon could not be loaded: ${loaded.error}`)
@@ -269,13 +297,27 @@ export class Ring {
 
   // One call per completion batch: [slot, res, flags] triples in #out.
   readonly #onBatch = (n: number): void => {
+    const outer = this.#batch
+    const batch = { i: 0, n }
+    this.#batch = batch
+    try {
+      this.#deliver(batch)
+    } finally {
+      this.#batch = outer
+    }
+  }
+
+  // Runs the callbacks of `batch` from its current position on. close() calls it too, to
+  // finish the batch it was called from before the drain reuses #out.
+  #deliver(batch: { i: number; n: number }): void {
     const out = this.#out
     const cbs = this.#cbs
     let failure: { error: unknown } | undefined
-    for (let i = 0; i < n; i++) {
-      const slot = out[i * 3]!
-      const res = out[i * 3 + 1]!
-      const flags = out[i * 3 + 2]!
+    while (batch.i < batch.n) {
+      const k = batch.i++
+      const slot = out[k * 3]!
+      const res = out[k * 3 + 1]!
+      const flags = out[k * 3 + 2]!
       const cb = cbs[slot]!
       if ((flags & CQE_F_MORE) === 0) {
         cbs[slot] = undefined
@@ -290,7 +332,7 @@ export class Ring {
       }
     }
     if (failure) {
-      if (this.#closing) this.#closeError ??= failure
+      if (this.#draining) this.#closeError ??= failure
       else throw failure.error
     }
   }
@@ -333,7 +375,15 @@ export class Ring {
   close(): void {
     if (this.#closing) return
     this.#closing = true
-    this.#native.close()
+    this.#draining = true
+    try {
+      // Called from a completion callback: deliver the rest of that batch first, since the
+      // drain writes its completions into the same shared array.
+      if (this.#batch) this.#deliver(this.#batch)
+      this.#native.close()
+    } finally {
+      this.#draining = false
+    }
     const failure = this.#closeError
     this.#closeError = undefined
     if (failure) throw failure.error

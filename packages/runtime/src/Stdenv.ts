@@ -1,0 +1,84 @@
+/**
+ * The standard environment handed to `Runtime.run(env => ...)` (Eio's `Stdenv`): the
+ * capabilities a program gets, instead of ambient globals.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Runtime } from "@effio/runtime"
+ *
+ * Runtime.run((env) => env.stdout.write("hello\n"))
+ * ```
+ * @module
+ */
+import type { PlatformError } from "@effect/platform/Error"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { Sink, Source } from "./internal/flow.js"
+
+export type { Sink, Source } from "./internal/flow.js"
+
+/** Which I/O backend runs the program. */
+export type BackendId = "io_uring" | "node"
+
+/** Wall clock (Effect's `Clock`): milliseconds since the epoch. */
+export interface WallClock {
+  readonly now: Effect.Effect<number>
+  readonly sleep: (duration: Duration.DurationInput) => Effect.Effect<void>
+}
+
+/** Monotonic clock (Effect's `Clock`): nanoseconds from an arbitrary origin. */
+export interface MonoClock {
+  readonly now: Effect.Effect<bigint>
+  readonly sleep: (duration: Duration.DurationInput) => Effect.Effect<void>
+}
+
+/** Cryptographically secure random bytes (`getrandom(2)`). */
+export interface SecureRandom {
+  /** Fills `buf` with random bytes. */
+  readonly fill: (buf: Uint8Array) => Effect.Effect<void>
+  /** `n` fresh random bytes. */
+  readonly bytes: (n: number) => Effect.Effect<Uint8Array>
+}
+
+/**
+ * A directory handle: `fs` (the whole file system, unconfined) and `cwd` (confined beneath
+ * the working directory). The `@effio/fs` package builds capability paths on these.
+ */
+export interface DirHandle {
+  /** Absolute path of the directory. */
+  readonly path: string
+  /** Whether access through this handle is confined beneath `path`. */
+  readonly confined: boolean
+}
+
+/** The two ends of an OS pipe. */
+export interface Pipe {
+  readonly source: Source
+  readonly sink: Sink
+}
+
+/** The standard environment. */
+export interface Stdenv {
+  readonly fs: DirHandle
+  readonly cwd: DirHandle
+  readonly clock: WallClock
+  readonly monoClock: MonoClock
+  readonly stdin: Source
+  readonly stdout: Sink
+  readonly stderr: Sink
+  /** A new `pipe2(2)`; both ends are closed when the scope closes (or earlier with `close`). */
+  readonly pipe: Effect.Effect<Pipe, PlatformError, Scope.Scope>
+  readonly secureRandom: SecureRandom
+  readonly backendId: BackendId
+  /**
+   * Flows over an fd the program already has (a file opened elsewhere, an inherited pipe),
+   * driven by this backend. With `close: true` the flows' `close` closes the fd.
+   */
+  readonly fromFd: (fd: number, options?: { readonly close?: boolean }) => Pipe
+}
+
+/** The `Stdenv` service tag, provided by `Runtime.layer()` / `Runtime.layerNode`. */
+export const Stdenv: Context.Tag<Stdenv, Stdenv> = Context.GenericTag<Stdenv>("@effio/runtime/Stdenv")

@@ -1,0 +1,244 @@
+import { type PlatformError, SystemError } from "@effect/platform/Error"
+import { constants } from "@effio/uring-native"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as EffectSink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import type { Readable, Writable } from "node:stream"
+import type { UringService } from "../Uring.js"
+import { fromNodeError } from "./errors.js"
+import type { FdRef } from "./fdref.js"
+
+export const SourceTypeId: unique symbol = Symbol.for("@effio/runtime/Source")
+export const SinkTypeId: unique symbol = Symbol.for("@effio/runtime/Sink")
+/** Fast-path data of fd-backed flows on io_uring (used by `Flow.copy` for splice). */
+export const UringFdTag: unique symbol = Symbol.for("@effio/runtime/UringFd")
+
+export interface UringFd {
+  readonly ref: FdRef
+  readonly uring: UringService
+}
+
+/** A byte source (Eio's `Flow.source`). */
+export interface Source {
+  readonly [SourceTypeId]: typeof SourceTypeId
+  /** Reads at most `buf.length` bytes into `buf`; 0 means end of input. */
+  readonly read: (buf: Uint8Array) => Effect.Effect<number, PlatformError>
+  /** The remaining input as a stream of chunks (each a fresh `Uint8Array`). */
+  readonly stream: Stream.Stream<Uint8Array, PlatformError>
+  /** Releases the source (closes its fd where it owns one). Idempotent. */
+  readonly close: Effect.Effect<void>
+  readonly [UringFdTag]?: UringFd | undefined
+}
+
+/** A byte sink (Eio's `Flow.sink`). */
+export interface Sink {
+  readonly [SinkTypeId]: typeof SinkTypeId
+  /** Writes all of `data` (a string is written as UTF-8). */
+  readonly write: (data: Uint8Array | string) => Effect.Effect<void, PlatformError>
+  /** An Effect `Sink` writing every element. */
+  readonly sink: EffectSink.Sink<void, Uint8Array | string, never, PlatformError>
+  /** Releases the sink (closes its fd where it owns one, so a reader sees end of input). Idempotent. */
+  readonly close: Effect.Effect<void>
+  readonly [UringFdTag]?: UringFd | undefined
+}
+
+const CHUNK = 64 * 1024
+const encoder = new TextEncoder()
+export const toBytes = (data: Uint8Array | string): Uint8Array => (typeof data === "string" ? encoder.encode(data) : data)
+
+/** A stream of chunks pulled with `read`. */
+export const streamOf = (read: (buf: Uint8Array) => Effect.Effect<number, PlatformError>, chunkSize = CHUNK) =>
+  Stream.repeatEffectOption(
+    Effect.suspend(() => {
+      const buf = new Uint8Array(chunkSize)
+      return Effect.matchEffect(read(buf), {
+        onFailure: (e) => Effect.fail(Option.some(e)),
+        onSuccess: (n) => (n === 0 ? Effect.fail(Option.none()) : Effect.succeed(n === buf.length ? buf : buf.subarray(0, n)))
+      })
+    })
+  )
+
+export const makeSource = (
+  read: (buf: Uint8Array) => Effect.Effect<number, PlatformError>,
+  close: Effect.Effect<void>,
+  uringFd?: UringFd
+): Source => ({
+  [SourceTypeId]: SourceTypeId,
+  read,
+  stream: streamOf(read),
+  close,
+  [UringFdTag]: uringFd
+})
+
+export const makeSink = (
+  write: (data: Uint8Array | string) => Effect.Effect<void, PlatformError>,
+  close: Effect.Effect<void>,
+  uringFd?: UringFd
+): Sink => ({
+  [SinkTypeId]: SinkTypeId,
+  write,
+  sink: EffectSink.forEach(write),
+  close,
+  [UringFdTag]: uringFd
+})
+
+// ---- io_uring ------------------------------------------------------------------------
+
+const isWouldBlock = (e: PlatformError) => e._tag === "SystemError" && e.reason === "WouldBlock"
+
+/** read(2) at the current position; an O_NONBLOCK fd that has nothing waits with POLLIN. */
+export const uringRead = (uring: UringService, ref: FdRef, buf: Uint8Array, method = "read") =>
+  ref.use(method, (fd) => {
+    const attempt: Effect.Effect<number, PlatformError> = Effect.catchIf(
+      uring.read(fd, buf, 0, buf.length, -1, { module: "Stream", method }),
+      isWouldBlock,
+      () => Effect.zipRight(uring.poll(fd, constants.POLLIN!, { module: "Stream", method }), attempt)
+    )
+    return attempt
+  })
+
+/** Writes all of `bytes` at the current position, looping on short writes. */
+export const uringWriteAll = (uring: UringService, ref: FdRef, bytes: Uint8Array, method = "write") =>
+  ref.use(method, (fd) => {
+    const loop = (off: number): Effect.Effect<void, PlatformError> =>
+      off >= bytes.length
+        ? Effect.void
+        : Effect.matchEffect(uring.write(fd, bytes, off, bytes.length - off, -1, { module: "Stream", method }), {
+          onFailure: (e) =>
+            isWouldBlock(e)
+              ? Effect.zipRight(uring.poll(fd, constants.POLLOUT!, { module: "Stream", method }), loop(off))
+              : Effect.fail(e),
+          onSuccess: (n) => loop(off + n)
+        })
+    return loop(0)
+  })
+
+export const uringSource = (uring: UringService, ref: FdRef): Source =>
+  makeSource((buf) => uringRead(uring, ref, buf), ref.close, { ref, uring })
+
+export const uringSink = (uring: UringService, ref: FdRef): Sink =>
+  makeSink((data) => uringWriteAll(uring, ref, toBytes(data)), ref.close, { ref, uring })
+
+// ---- node streams (fallback) ------------------------------------------------------------
+
+type Refable = { ref?: () => unknown; unref?: () => unknown }
+
+/**
+ * A pull source over a node `Readable`. The stream's handle is ref'd only while a read
+ * waits, so an interrupted read never keeps the process alive.
+ */
+export const readableSource = (readable: Readable, close: Effect.Effect<void>, fdLabel: number | string): Source => {
+  let leftover: Uint8Array | undefined
+  let ended = false
+  let failure: unknown
+  readable.on("end", () => {
+    ended = true
+  })
+  readable.on("error", (e) => {
+    failure = e
+  })
+  ;(readable as Refable).unref?.()
+  const read = (buf: Uint8Array) =>
+    Effect.async<number, PlatformError>((resume) => {
+      const attempt = (): boolean => {
+        if (leftover === undefined) {
+          const chunk = readable.read() as Buffer | string | null
+          if (chunk !== null) leftover = typeof chunk === "string" ? encoder.encode(chunk) : chunk
+        }
+        if (leftover !== undefined) {
+          const n = Math.min(buf.length, leftover.length)
+          buf.set(leftover.subarray(0, n))
+          leftover = n === leftover.length ? undefined : leftover.subarray(n)
+          resume(Effect.succeed(n))
+          return true
+        }
+        if (failure !== undefined) {
+          resume(Effect.fail(fromNodeError(failure, { module: "Stream", method: "read", syscall: "read", pathOrDescriptor: fdLabel })))
+          return true
+        }
+        if (ended || readable.readableEnded || readable.destroyed) {
+          resume(Effect.succeed(0))
+          return true
+        }
+        return false
+      }
+      if (buf.length === 0) return resume(Effect.succeed(0))
+      if (attempt()) return
+      const onEvent = () => {
+        if (attempt()) cleanup()
+      }
+      const cleanup = () => {
+        readable.off("readable", onEvent)
+        readable.off("end", onEvent)
+        readable.off("error", onEvent)
+        readable.off("close", onEvent)
+        ;(readable as Refable).unref?.()
+      }
+      ;(readable as Refable).ref?.()
+      readable.on("readable", onEvent)
+      readable.on("end", onEvent)
+      readable.on("error", onEvent)
+      readable.on("close", onEvent)
+      return Effect.sync(cleanup)
+    })
+  return makeSource(read, close)
+}
+
+/** A sink over a node `Writable`; each write completes when node has flushed it. */
+export const writableSink = (writable: Writable, close: Effect.Effect<void>, fdLabel: number | string): Sink =>
+  makeSink(
+    (data) =>
+      Effect.async<void, PlatformError>((resume) => {
+        writable.write(toBytes(data), (err) =>
+          resume(
+            err
+              ? Effect.fail(fromNodeError(err, { module: "Stream", method: "write", syscall: "write", pathOrDescriptor: fdLabel }))
+              : Effect.void
+          ))
+      }),
+    close
+  )
+
+/** A source over any fd with node's `fs.read` (threadpool; used by the fallback backend). */
+export const nodeFdSource = (ref: FdRef): Source =>
+  makeSource(
+    (buf) =>
+      ref.use("read", (fd) =>
+        Effect.async<number, PlatformError>((resume) => {
+          fs.read(fd, buf, 0, buf.length, null, (err, n) =>
+            resume(
+              err
+                ? Effect.fail(fromNodeError(err, { module: "Stream", method: "read", syscall: "read", pathOrDescriptor: fd }))
+                : Effect.succeed(n)
+            ))
+        })),
+    ref.close
+  )
+
+/** A sink over any fd with node's `fs.write`, looping on short writes. */
+export const nodeFdSink = (ref: FdRef): Sink =>
+  makeSink(
+    (data) =>
+      ref.use("write", (fd) => {
+        const bytes = toBytes(data)
+        const loop = (off: number): Effect.Effect<void, PlatformError> =>
+          off >= bytes.length ? Effect.void : Effect.flatMap(
+            Effect.async<number, PlatformError>((resume) => {
+              fs.write(fd, bytes, off, bytes.length - off, null, (err, n) =>
+                resume(
+                  err
+                    ? Effect.fail(fromNodeError(err, { module: "Stream", method: "write", syscall: "write", pathOrDescriptor: fd }))
+                    : Effect.succeed(n)
+                ))
+            }),
+            (n) => loop(off + n)
+          )
+        return loop(0)
+      }),
+    ref.close
+  )
+
+export const closedError = (method: string) =>
+  new SystemError({ reason: "BadResource", module: "Stream", method, description: "the flow is closed" })

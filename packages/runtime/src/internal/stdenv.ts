@@ -1,0 +1,178 @@
+import { type PlatformError, SystemError } from "@effect/platform/Error"
+import { pipe2 } from "@effio/uring-native"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import { randomFillSync } from "node:crypto"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import type { BackendId, Pipe, Stdenv } from "../Stdenv.js"
+import type { UringService } from "../Uring.js"
+import { FdRef } from "./fdref.js"
+import {
+  makeSink,
+  makeSource,
+  nodeFdSink,
+  nodeFdSource,
+  type Sink,
+  type Source,
+  readableSource,
+  toBytes,
+  uringSink,
+  uringSource,
+  writableSink
+} from "./flow.js"
+
+const noClose = () => Effect.void
+
+const common = (backendId: BackendId) => ({
+  fs: { path: "/", confined: false },
+  cwd: { path: process.cwd(), confined: true },
+  clock: { now: Clock.currentTimeMillis, sleep: Effect.sleep },
+  monoClock: { now: Clock.currentTimeNanos, sleep: Effect.sleep },
+  secureRandom: {
+    fill: (buf: Uint8Array) =>
+      Effect.sync(() => {
+        randomFillSync(buf)
+      }),
+    bytes: (n: number) => Effect.sync(() => randomFillSync(new Uint8Array(n)))
+  },
+  backendId
+})
+
+const pipeError = (err: unknown): SystemError => {
+  const e = err as { code?: string; message?: string }
+  return new SystemError({
+    reason: e.code === "EMFILE" || e.code === "ENFILE" ? "Busy" : "Unknown",
+    module: "Stream",
+    method: "pipe",
+    syscall: "pipe2",
+    description: e.message ?? String(err),
+    cause: err
+  })
+}
+
+/** pipe2(O_CLOEXEC) → [read end, write end], closed by the scope unless closed earlier. */
+const osPipe = <A>(
+  wrap: (r: number, w: number) => A,
+  release: (a: A) => Effect.Effect<void>
+): Effect.Effect<A, PlatformError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.try({ try: () => pipe2(), catch: pipeError }).pipe(Effect.map(([r, w]) => wrap(r, w))),
+    release
+  )
+
+const closeFdSync = (fd: number) =>
+  Effect.sync(() => {
+    try {
+      fs.closeSync(fd)
+    } catch {
+      // already closed
+    }
+  })
+
+/** The stdenv on io_uring: stdio and pipes are fds driven through the ring. */
+export const makeUring = (uring: UringService): Stdenv => {
+  const closeViaRing = (fd: number) => Effect.orElse(uring.close(fd), () => closeFdSync(fd))
+  return {
+    ...common("io_uring"),
+    fromFd: (fd, options) => {
+      const ref = new FdRef(fd, options?.close ? closeViaRing : noClose, "Stream")
+      return { source: uringSource(uring, ref), sink: uringSink(uring, ref) }
+    },
+    stdin: uringSource(uring, new FdRef(0, noClose, "Stream")),
+    stdout: uringSink(uring, new FdRef(1, noClose, "Stream")),
+    stderr: uringSink(uring, new FdRef(2, noClose, "Stream")),
+    pipe: osPipe(
+      (r, w): Pipe => ({
+        source: uringSource(uring, new FdRef(r, closeViaRing, "Stream")),
+        sink: uringSink(uring, new FdRef(w, closeViaRing, "Stream"))
+      }),
+      (p) => Effect.zipRight(p.source.close, p.sink.close)
+    )
+  }
+}
+
+const destroyWith = (s: net.Socket) =>
+  Effect.async<void>((resume) => {
+    if (s.destroyed) return resume(Effect.void)
+    s.once("close", () => resume(Effect.void))
+    s.destroy()
+  })
+
+/** An in-process pipe for machines without the native addon (no `pipe2` to call). */
+const memoryPipe: Effect.Effect<Pipe, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.map(Queue.bounded<Uint8Array | null>(16), (queue): Pipe => {
+    let leftover: Uint8Array | undefined
+    let eof = false
+    const read = (buf: Uint8Array): Effect.Effect<number> =>
+      Effect.suspend(() => {
+        const take: Effect.Effect<Uint8Array | null> = leftover !== undefined
+          ? Effect.succeed(leftover)
+          : eof
+          ? Effect.succeed(null)
+          : Effect.catchAllCause(Queue.take(queue), () => Effect.succeed(null))
+        return Effect.map(take, (chunk) => {
+          if (chunk === null) {
+            eof = true
+            return 0
+          }
+          const n = Math.min(buf.length, chunk.length)
+          buf.set(chunk.subarray(0, n))
+          leftover = n === chunk.length ? undefined : chunk.subarray(n)
+          return n
+        })
+      })
+    const sinkClose = Effect.asVoid(Queue.offer(queue, null))
+    return {
+      source: makeSource(read, Queue.shutdown(queue)),
+      sink: makeSink(
+        (data) => {
+          const bytes = toBytes(data)
+          return bytes.length === 0 ? Effect.void : Effect.asVoid(Queue.offer(queue, bytes.slice()))
+        },
+        sinkClose
+      )
+    }
+  }),
+  (p) => Effect.zipRight(p.sink.close, p.source.close)
+)
+
+/** The stdenv on node streams (the fallback backend). */
+export const makeNode = (): Stdenv => {
+  let stdin: Source | undefined
+  let stdout: Sink | undefined
+  let stderr: Sink | undefined
+  const nativePipe = osPipe(
+    (r, w) => {
+      const rs = new net.Socket({ fd: r, readable: true, writable: false })
+      const ws = new net.Socket({ fd: w, readable: false, writable: true })
+      return {
+        source: readableSource(rs, destroyWith(rs), r),
+        sink: writableSink(ws, destroyWith(ws), w)
+      }
+    },
+    (p: Pipe) => Effect.zipRight(p.source.close, p.sink.close)
+  )
+  return {
+    ...common("node"),
+    fromFd: (fd, options) => {
+      const ref = new FdRef(fd, options?.close ? closeFdSync : noClose, "Stream")
+      return { source: nodeFdSource(ref), sink: nodeFdSink(ref) }
+    },
+    // process.stdin/stdout are created on first use: a program that never reads stdin
+    // never opens a handle on it.
+    get stdin() {
+      return (stdin ??= readableSource(process.stdin, Effect.void, 0))
+    },
+    get stdout() {
+      return (stdout ??= writableSink(process.stdout, Effect.void, 1))
+    },
+    get stderr() {
+      return (stderr ??= writableSink(process.stderr, Effect.void, 2))
+    },
+    pipe: Effect.catchAll(nativePipe, (e) =>
+      (e.cause as { code?: string } | undefined)?.code === "ERR_NATIVE_UNAVAILABLE" ? memoryPipe : Effect.fail(e))
+  }
+}
