@@ -64,22 +64,30 @@ const backendFrom = (options: RunOptions): Backend => {
   throw new BackendUnavailable(`unknown backend "${raw}" (EFFIO_BACKEND must be auto, io_uring or node)`)
 }
 
-let fallbackAnnounced = false
+let nodeAnnounced = false
+
+// One line on stderr, once per process, whenever the node backend is used instead of io_uring.
+const announceNode = (why: string) => {
+  if (nodeAnnounced) return
+  nodeAnnounced = true
+  process.stderr.write(`effio: using the node backend: ${why}\n`)
+}
 
 /**
- * Decides the backend now. `auto` falls back to node when io_uring is unavailable and says
- * so once per process on stderr; a forced `io_uring` that is unavailable throws.
+ * Decides the backend now. `auto` falls back to node when io_uring is unavailable; whenever
+ * node is used, one line on stderr (once per process) says why. A forced `io_uring` that is
+ * unavailable throws {@link BackendUnavailable}.
  */
 export const chooseBackend = (options: RunOptions = {}): Stdenv.BackendId => {
   const wanted = backendFrom(options)
-  if (wanted === "node") return "node"
+  if (wanted === "node") {
+    announceNode(options.backend === "node" ? "requested by options.backend" : "requested by EFFIO_BACKEND=node")
+    return "node"
+  }
   const probed = probe()
   if (probed.available) return "io_uring"
   if (wanted === "io_uring") throw new BackendUnavailable(`io_uring was requested but is unavailable: ${probed.reason}`)
-  if (!fallbackAnnounced) {
-    fallbackAnnounced = true
-    process.stderr.write(`effio: io_uring unavailable (${probed.reason}); using the node backend\n`)
-  }
+  announceNode(`io_uring is unavailable (${probed.reason})`)
   return "node"
 }
 
