@@ -16,7 +16,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
-import { type Sink, SinkTypeId, type Source, SourceTypeId, type UringFd, UringFdTag } from "./internal/flow.js"
+import { pinned, type Sink, SinkTypeId, type Source, SourceTypeId, type UringFd, UringFdTag } from "./internal/flow.js"
 
 export type { Sink, Source } from "./internal/flow.js"
 export { makeSink, makeSource } from "./internal/flow.js"
@@ -38,16 +38,16 @@ const isFifo = (fd: number): boolean => {
 }
 
 // splice(2) moves pages between fds inside the kernel; it needs a pipe on one side.
-const spliceAll = (src: UringFd, dst: UringFd): Effect.Effect<number, PlatformError> =>
-  src.ref.use("copy", (fdIn) =>
-    dst.ref.use("copy", (fdOut) => {
-      const loop = (total: number): Effect.Effect<number, PlatformError> =>
-        Effect.flatMap(
-          src.uring.splice(fdIn, -1, fdOut, -1, CHUNK, 0, { module: "Stream", method: "copy" }),
-          (n) => (n === 0 ? Effect.succeed(total) : loop(total + n))
-        )
-      return loop(0)
-    }))
+const spliceAll = (src: UringFd, dst: UringFd): Effect.Effect<number, PlatformError> => {
+  const ctx = { module: "Stream", method: "copy", syscall: "splice", pathOrDescriptor: src.ref.fd } as const
+  const splice = src.uring.op(
+    pinned(src.ref, (ring, fdIn, cb) => pinned(dst.ref, (r, fdOut, done) => r.splice(fdIn, -1, fdOut, -1, CHUNK, 0, done))(ring, cb)),
+    ctx
+  )
+  const loop = (total: number): Effect.Effect<number, PlatformError> =>
+    Effect.flatMap(splice, (n) => (n === 0 ? Effect.succeed(total) : loop(total + n)))
+  return loop(0)
+}
 
 const readWriteAll = (source: Source, sink: Sink): Effect.Effect<number, PlatformError> =>
   Effect.suspend(() => {

@@ -128,8 +128,16 @@ const ctxFor = (method: string, pathOrDescriptor: string | number, hint: ErrorHi
 export const fromRing = (ring: Ring, probed: ProbeResult = probe()): UringService => {
   const ops = new Set(probed.ops)
 
-  const submit = (prep: (ring: Ring, cb: OpCallback) => number, onLateSuccess?: (res: number) => void) =>
-    Effect.async<number>((resume) => {
+  // One Effect.async per op: the CQE callback resumes the fiber with the final value or
+  // error directly (no extra combinators on the hot path). The returned canceller submits
+  // ASYNC_CANCEL and completes only when the op's own CQE arrives.
+  const start = <E>(
+    prep: (ring: Ring, cb: OpCallback) => number,
+    settle: (res: number) => Effect.Effect<number, E>,
+    rejected: (error: unknown) => Effect.Effect<never, E>,
+    onLateSuccess: ((res: number) => void) | undefined
+  ) =>
+    Effect.async<number, E>((resume) => {
       let done = false
       let result = 0
       let cancelled: ((_: Effect.Effect<void>) => void) | undefined
@@ -138,20 +146,20 @@ export const fromRing = (ring: Ring, probed: ProbeResult = probe()): UringServic
         id = prep(ring, (res) => {
           done = true
           result = res
-          if (cancelled === undefined) resume(Effect.succeed(res))
+          if (cancelled === undefined) resume(settle(res))
           else {
             if (res >= 0 && onLateSuccess) onLateSuccess(res)
             cancelled(Effect.void)
           }
         })
       } catch (error) {
-        resume(Effect.die(error))
+        resume(rejected(error))
         return
       }
-      // The canceller: interruption waits for the op's own CQE.
+      if (done) return // completed synchronously (e.g. refused before reaching the ring)
       return Effect.async<void>((resumeCancel) => {
         if (done) {
-          // The CQE won the race but its value is being dropped by the interruption.
+          // The CQE won the race but the interruption drops its value.
           if (result >= 0 && onLateSuccess) onLateSuccess(result)
           return resumeCancel(Effect.void)
         }
@@ -160,13 +168,18 @@ export const fromRing = (ring: Ring, probed: ProbeResult = probe()): UringServic
       })
     })
 
+  const submit = (prep: (ring: Ring, cb: OpCallback) => number, onLateSuccess?: (res: number) => void) =>
+    start(prep, Effect.succeed, Effect.die, onLateSuccess)
+
   const op = (prep: (ring: Ring, cb: OpCallback) => number, ctx: ErrorContext, onLateSuccess?: (res: number) => void) =>
-    Effect.flatMap(
-      Effect.catchAllDefect(submit(prep, onLateSuccess), (defect) =>
-        defect instanceof TypeError || defect instanceof RangeError
-          ? Effect.fail(new BadArgument({ module: ctx.module, method: ctx.method, description: defect.message, cause: defect }))
-          : Effect.die(defect)),
-      (res) => (res < 0 ? Effect.fail(fromErrno(res, ctx)) : Effect.succeed(res))
+    start<PlatformError>(
+      prep,
+      (res) => (res < 0 ? Effect.fail(fromErrno(res, ctx)) : Effect.succeed(res)),
+      (error) =>
+        error instanceof TypeError || error instanceof RangeError
+          ? Effect.fail(new BadArgument({ module: ctx.module, method: ctx.method, description: error.message, cause: error }))
+          : Effect.die(error),
+      onLateSuccess
     )
 
   const unit = (eff: Effect.Effect<number, PlatformError>) => Effect.asVoid(eff)

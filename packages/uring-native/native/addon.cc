@@ -371,7 +371,10 @@ class Ring : public Napi::ObjectWrap<Ring> {
   uv_loop_t* loop_ = nullptr;
   napi_env env_ = nullptr;
   bool cleanup_hook_ = false;
-  bool referenced_ = false;  // the JS wrapper is held strongly while ops are in flight
+  // While ops are in flight the JS wrapper and on_batch_ (and through it the facade with its
+  // callbacks and pinned buffers) are held strongly; an idle ring holds nothing, so a ring
+  // dropped without close() is garbage collected (the destructor then releases it).
+  bool referenced_ = false;
 
   unsigned sq_tail_ = 0;       // local tail: SQEs written
   uint64_t in_flight_ = 0;     // SQEs queued or submitted whose final CQE has not been reaped
@@ -386,7 +389,7 @@ class Ring : public Napi::ObjectWrap<Ring> {
   Napi::Reference<Napi::Int32Array> out_ref_;
   int32_t* out_ = nullptr;  // [slot, res, flags] * out_cap_
   unsigned out_cap_ = 0;
-  Napi::FunctionReference on_batch_;  // (count) => void
+  Napi::FunctionReference on_batch_;  // (count) => void; weak while idle, see referenced_
   Napi::ObjectReference async_resource_;
   std::unique_ptr<Napi::AsyncContext> async_ctx_;
 };
@@ -553,7 +556,9 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info) {
   out_ref_ = Napi::Persistent(out);
   out_ = out.Data();
   out_cap_ = static_cast<unsigned>(out.ElementLength() / 3);
-  on_batch_ = Napi::Persistent(info[3].As<Napi::Function>());
+  // Weak: a strong reference here would make wrapper -> on_batch_ -> facade -> wrapper a
+  // cycle through a GC root, and no ring left unclosed could ever be collected.
+  on_batch_ = Napi::Weak(info[3].As<Napi::Function>());
   Napi::Object resource = Napi::Object::New(env);
   async_resource_ = Napi::Persistent(resource);
   async_ctx_ = std::make_unique<Napi::AsyncContext>(env, "effio:uring", resource);
@@ -743,9 +748,11 @@ void Ring::UpdateRef() {
   if (!want && uv_has_ref(poll)) uv_unref(poll);
   if (want && !referenced_) {
     Ref();
+    on_batch_.Ref();
     referenced_ = true;
   } else if (!want && referenced_) {
     referenced_ = false;
+    on_batch_.Unref();
     Unref();
   }
 }
@@ -894,6 +901,7 @@ void Ring::Teardown(bool call_js) {
   }
   if (referenced_ && in_flight_ == 0) {
     referenced_ = false;
+    on_batch_.Unref();
     Unref();
   }
 }

@@ -261,7 +261,8 @@ export class RingUnavailableError extends Error {
 /**
  * An io_uring bound to the libuv loop of the thread that creates it (a worker thread makes
  * its own). The loop is kept alive only while ops are in flight, so an idle ring never stops
- * a program from exiting and costs no CPU.
+ * a program from exiting and costs no CPU; an idle ring that is dropped without `close()` is
+ * released when it is garbage collected.
  *
  * Every op method returns an op id and calls `cb(res, flags)` exactly once (multishot ops:
  * until `flags` lacks {@link CQE_F_MORE}), from the event loop, never synchronously.
@@ -369,7 +370,8 @@ export class Ring {
 
   /**
    * Cancels every op in flight, waits for each op's own completion (their callbacks run,
-   * mostly with `-ECANCELED`, inside this call), then releases the ring. Idempotent.
+   * mostly with `-ECANCELED`, inside this call), then releases the ring. Idempotent, and
+   * allowed from inside a completion callback (the rest of that batch is delivered first).
    * If a callback throws during the drain, the first error is rethrown after the ring is closed.
    */
   close(): void {

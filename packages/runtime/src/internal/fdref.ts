@@ -22,6 +22,18 @@ export class FdRef {
     return !this.#closing
   }
 
+  /** Pins the fd for one kernel op (until {@link release}); false once it is closing. */
+  acquire(): boolean {
+    if (this.#closing) return false
+    this.#users++
+    return true
+  }
+
+  /** Ends a pin taken with {@link acquire}. */
+  release(): void {
+    if (--this.#users === 0 && this.#closing) this.#wake()
+  }
+
   /** Runs `f(fd)` with the fd pinned open. */
   use<A, E, R>(method: string, f: (fd: number) => Effect.Effect<A, E, R>): Effect.Effect<A, E | SystemError, R> {
     return Effect.suspend((): Effect.Effect<A, E | SystemError, R> => {

@@ -6,8 +6,9 @@ import * as EffectSink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import type { Readable, Writable } from "node:stream"
+import type { OpCallback, Ring } from "@effio/uring-native"
 import type { UringService } from "../Uring.js"
-import { fromNodeError } from "./errors.js"
+import { type ErrorContext, fromNodeError } from "./errors.js"
 import type { FdRef } from "./fdref.js"
 
 export const SourceTypeId: unique symbol = Symbol.for("@effio/runtime/Source")
@@ -48,17 +49,21 @@ const CHUNK = 64 * 1024
 const encoder = new TextEncoder()
 export const toBytes = (data: Uint8Array | string): Uint8Array => (typeof data === "string" ? encoder.encode(data) : data)
 
-/** A stream of chunks pulled with `read`. */
+/**
+ * A stream of chunks pulled with `read`. Each run reads into one reusable buffer and emits
+ * a copy of exactly the bytes read (a pipe often returns a few bytes per read: a fresh
+ * 64 KiB buffer per read would be mostly garbage).
+ */
 export const streamOf = (read: (buf: Uint8Array) => Effect.Effect<number, PlatformError>, chunkSize = CHUNK) =>
-  Stream.repeatEffectOption(
-    Effect.suspend(() => {
-      const buf = new Uint8Array(chunkSize)
-      return Effect.matchEffect(read(buf), {
+  Stream.suspend(() => {
+    const buf = new Uint8Array(chunkSize)
+    return Stream.repeatEffectOption(
+      Effect.matchEffect(read(buf), {
         onFailure: (e) => Effect.fail(Option.some(e)),
-        onSuccess: (n) => (n === 0 ? Effect.fail(Option.none()) : Effect.succeed(n === buf.length ? buf : buf.subarray(0, n)))
+        onSuccess: (n) => (n === 0 ? Effect.fail(Option.none()) : Effect.succeed(buf.slice(0, n)))
       })
-    })
-  )
+    )
+  })
 
 export const makeSource = (
   read: (buf: Uint8Array) => Effect.Effect<number, PlatformError>,
@@ -88,32 +93,53 @@ export const makeSink = (
 
 const isWouldBlock = (e: PlatformError) => e._tag === "SystemError" && e.reason === "WouldBlock"
 
+const EBADF = -9
+
+/**
+ * Queues one op on `ref`'s fd, pinned open until the op's own completion; a closed ref
+ * completes at once with EBADF.
+ */
+export const pinned = (ref: FdRef, prep: (ring: Ring, fd: number, cb: OpCallback) => number) =>
+(ring: Ring, cb: OpCallback): number => {
+  if (!ref.acquire()) {
+    cb(EBADF, 0)
+    return -1
+  }
+  try {
+    return prep(ring, ref.fd, (res, flags) => {
+      ref.release()
+      cb(res, flags)
+    })
+  } catch (e) {
+    ref.release()
+    throw e
+  }
+}
+
+const streamCtx = (method: string, fd: number): ErrorContext => ({ module: "Stream", method, syscall: method, pathOrDescriptor: fd })
+
 /** read(2) at the current position; an O_NONBLOCK fd that has nothing waits with POLLIN. */
-export const uringRead = (uring: UringService, ref: FdRef, buf: Uint8Array, method = "read") =>
-  ref.use(method, (fd) => {
-    const attempt: Effect.Effect<number, PlatformError> = Effect.catchIf(
-      uring.read(fd, buf, 0, buf.length, -1, { module: "Stream", method }),
-      isWouldBlock,
-      () => Effect.zipRight(uring.poll(fd, constants.POLLIN!, { module: "Stream", method }), attempt)
-    )
-    return attempt
-  })
+export const uringRead = (uring: UringService, ref: FdRef, buf: Uint8Array, method = "read") => {
+  const ctx = streamCtx(method, ref.fd)
+  const read = uring.op(pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, -1, cb)), ctx)
+  const poll = uring.op(pinned(ref, (r, fd, cb) => r.pollAdd(fd, constants.POLLIN!, cb)), { ...ctx, syscall: "poll" })
+  const attempt: Effect.Effect<number, PlatformError> = Effect.catchIf(read, isWouldBlock, () => Effect.zipRight(poll, attempt))
+  return attempt
+}
 
 /** Writes all of `bytes` at the current position, looping on short writes. */
-export const uringWriteAll = (uring: UringService, ref: FdRef, bytes: Uint8Array, method = "write") =>
-  ref.use(method, (fd) => {
-    const loop = (off: number): Effect.Effect<void, PlatformError> =>
-      off >= bytes.length
-        ? Effect.void
-        : Effect.matchEffect(uring.write(fd, bytes, off, bytes.length - off, -1, { module: "Stream", method }), {
-          onFailure: (e) =>
-            isWouldBlock(e)
-              ? Effect.zipRight(uring.poll(fd, constants.POLLOUT!, { module: "Stream", method }), loop(off))
-              : Effect.fail(e),
-          onSuccess: (n) => loop(off + n)
-        })
-    return loop(0)
-  })
+export const uringWriteAll = (uring: UringService, ref: FdRef, bytes: Uint8Array, method = "write") => {
+  const ctx = streamCtx(method, ref.fd)
+  const poll = uring.op(pinned(ref, (r, fd, cb) => r.pollAdd(fd, constants.POLLOUT!, cb)), { ...ctx, syscall: "poll" })
+  const loop = (off: number): Effect.Effect<void, PlatformError> =>
+    off >= bytes.length
+      ? Effect.void
+      : Effect.matchEffect(uring.op(pinned(ref, (r, fd, cb) => r.write(fd, bytes, off, bytes.length - off, -1, cb)), ctx), {
+        onFailure: (e) => (isWouldBlock(e) ? Effect.zipRight(poll, loop(off)) : Effect.fail(e)),
+        onSuccess: (n) => loop(off + n)
+      })
+  return loop(0)
+}
 
 export const uringSource = (uring: UringService, ref: FdRef): Source =>
   makeSource((buf) => uringRead(uring, ref, buf), ref.close, { ref, uring })
