@@ -6,6 +6,8 @@
  * ```
  * @module
  */
+export * as Errors from "./Errors.js"
+export * as Fd from "./Fd.js"
 export * as Flow from "./Flow.js"
 export * as Runtime from "./Runtime.js"
 export * as Scheduler from "./Scheduler.js"

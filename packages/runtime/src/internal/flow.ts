@@ -213,8 +213,11 @@ export const readableSource = (readable: Readable, close: Effect.Effect<void>, f
 }
 
 /** A sink over a node `Writable`; each write completes when node has flushed it. */
-export const writableSink = (writable: Writable, close: Effect.Effect<void>, fdLabel: number | string): Sink =>
-  makeSink(
+export const writableSink = (writable: Writable, close: Effect.Effect<void>, fdLabel: number | string): Sink => {
+  // A failed write (EPIPE: the reader went away) reaches its callback, which fails the
+  // Effect; the stream also emits 'error', which with no listener would crash the process.
+  writable.on("error", () => {})
+  return makeSink(
     (data) =>
       Effect.async<void, PlatformError>((resume) => {
         writable.write(toBytes(data), (err) =>
@@ -226,6 +229,7 @@ export const writableSink = (writable: Writable, close: Effect.Effect<void>, fdL
       }),
     close
   )
+}
 
 /** A source over any fd with node's `fs.read` (threadpool; used by the fallback backend). */
 export const nodeFdSource = (ref: FdRef): Source =>

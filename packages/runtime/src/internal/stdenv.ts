@@ -74,7 +74,10 @@ const closeFdSync = (fd: number) =>
 
 /** The stdenv on io_uring: stdio and pipes are fds driven through the ring. */
 export const makeUring = (uring: UringService): Stdenv => {
-  const closeViaRing = (fd: number) => Effect.orElse(uring.close(fd), () => closeFdSync(fd))
+  // close(2) directly when the ring cannot take the op (it is closed: a flow that outlives
+  // the layer), which throws rather than failing.
+  const closeViaRing = (fd: number) =>
+    uring.close(fd).pipe(Effect.catchAllDefect(() => closeFdSync(fd)), Effect.orElse(() => closeFdSync(fd)))
   return {
     ...common("io_uring"),
     fromFd: (fd, options) => {

@@ -1,0 +1,356 @@
+/**
+ * The `@effect/platform` `FileSystem` service over io_uring: swap `NodeFileSystem.layer` for
+ * `UringFileSystem.layer` and the same program does its file I/O through the ring.
+ *
+ * Through the ring: open (`openat2`), close, read/write at offsets, `readFile`, `writeFile`,
+ * `stat` (`statx`), `makeDirectory`, `remove` (unlink/rmdir), `rename`, `symlink`, `link`,
+ * `sync`, `truncate` (`IORING_OP_FTRUNCATE` where the kernel has it) and `copyFile` (splice).
+ * io_uring has no opcode for the rest (readdir, chmod, chown, utimes, realpath, readlink,
+ * access, watch, recursive copy/remove, mkdtemp); those use `NodeFileSystem`'s
+ * implementation, with errors re-mapped to the finer reasons (EPERM → PermissionDenied).
+ *
+ * @example
+ * ```ts
+ * import { FileSystem } from "@effect/platform"
+ * import { UringFileSystem } from "@effio/fs"
+ *
+ * const program = Effect.gen(function*() {
+ *   const fs = yield* FileSystem.FileSystem
+ *   return yield* fs.readFileString("/etc/hostname")
+ * }).pipe(Effect.provide(UringFileSystem.layer))
+ * ```
+ * @module
+ */
+import { BadArgument, type PlatformError, SystemError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import { Errors, Fd, Uring } from "@effio/runtime"
+import { decodeStatx, pipe2 } from "@effio/uring-native"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as crypto from "node:crypto"
+import * as path from "node:path"
+import { C, infoFromStatx, openFlags } from "./internal/common.js"
+import { UringFile } from "./internal/file.js"
+
+const EISDIR = -21
+const EEXIST = -17
+const CHUNK = 1024 * 1024
+
+type Ctx = Errors.ErrorContext
+
+const ctx = (method: string, syscall: string, pathOrDescriptor: string | number): Ctx => ({
+  module: "FileSystem",
+  method,
+  syscall,
+  pathOrDescriptor
+})
+
+/** Re-maps a `NodeFileSystem` error to Effio's finer reasons (EPERM → PermissionDenied, ...). */
+const refine = (e: PlatformError): PlatformError => {
+  if (e._tag !== "SystemError") return e
+  const code = (e.cause as { code?: unknown } | undefined)?.code
+  if (typeof code !== "string") return e
+  const reason = Errors.reasonOf(code)
+  return reason === e.reason || reason === "Unknown" ? e : new SystemError({ ...e, reason })
+}
+
+const badArgument = (method: string, description: string) =>
+  new BadArgument({ module: "FileSystem", method, description })
+
+const checkPath = (method: string, p: string): Effect.Effect<void, PlatformError> =>
+  typeof p !== "string"
+    ? Effect.fail(badArgument(method, "path must be a string"))
+    : p.includes("\0")
+    ? Effect.fail(badArgument(method, "path must not contain NUL bytes"))
+    : Effect.void
+
+/** Builds the FileSystem on a ring; `node` serves the methods io_uring has no opcode for. */
+export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): FileSystem.FileSystem => {
+  const closeFd = (fd: number) => Effect.orElse(uring.close(fd), () => Effect.void)
+  const fdRef = (fd: number) => new Fd.FdRef(fd, closeFd)
+
+  const openFd = (method: string, p: string, flags: number, mode: number) =>
+    Effect.zipRight(
+      checkPath(method, p),
+      uring.openat2(C.AT_FDCWD, p, { flags, mode }, { method, syscall: "open", pathOrDescriptor: p })
+    )
+
+  /** An fd for the duration of `use`, closed after it (also on failure or interruption). */
+  const withFd = <A, E, R>(
+    method: string,
+    p: string,
+    flags: number,
+    mode: number,
+    use: (ref: Fd.FdRef) => Effect.Effect<A, E, R>
+  ) => Effect.acquireUseRelease(Effect.map(openFd(method, p, flags, mode), fdRef), use, (ref) => ref.close)
+
+  const statxPath = (method: string, p: string, flags: number) =>
+    Effect.zipRight(
+      checkPath(method, p),
+      uring.statx(C.AT_FDCWD, p, flags, C.STATX_BASIC_STATS | C.STATX_BTIME, { method, syscall: "stat", pathOrDescriptor: p })
+    )
+
+  // pread until `buf` is full or EOF; returns the byte count.
+  const readFully = (ref: Fd.FdRef, buf: Uint8Array, method: string): Effect.Effect<number, PlatformError> => {
+    const loop = (off: number): Effect.Effect<number, PlatformError> =>
+      off >= buf.length
+        ? Effect.succeed(off)
+        : Effect.flatMap(
+          uring.op(Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, off, buf.length - off, off, cb)), ctx(method, "read", ref.fd)),
+          (n) => (n === 0 ? Effect.succeed(off) : loop(off + n))
+        )
+    return loop(0)
+  }
+
+  // Files that report size 0 (/proc, pipes, devices): read chunks until EOF.
+  const readUnsized = (ref: Fd.FdRef, method: string): Effect.Effect<Uint8Array, PlatformError> => {
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    const loop: Effect.Effect<Uint8Array, PlatformError> = Effect.suspend(() => {
+      const buf = new Uint8Array(64 * 1024)
+      return Effect.flatMap(
+        uring.op(Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, -1, cb)), ctx(method, "read", ref.fd)),
+        (n) => {
+          if (n === 0) {
+            const out = new Uint8Array(total)
+            let at = 0
+            for (const c of chunks) {
+              out.set(c, at)
+              at += c.length
+            }
+            return Effect.succeed(out)
+          }
+          chunks.push(buf.subarray(0, n))
+          total += n
+          return loop
+        }
+      )
+    })
+    return loop
+  }
+
+  const readFile = (p: string): Effect.Effect<Uint8Array, PlatformError> =>
+    withFd("readFile", p, C.O_RDONLY, 0, (ref) =>
+      Effect.flatMap(
+        Effect.suspend(() => {
+          const out = new Uint8Array(256)
+          return Effect.as(
+            uring.op(
+              Fd.pinned(ref, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, out, cb)),
+              ctx("readFile", "fstat", p)
+            ),
+            out
+          )
+        }),
+        (out) => {
+          const st = decodeStatx(out)
+          if (fileTypeBits(st.mode) === DIR) {
+            return Effect.fail(Errors.fromErrno(EISDIR, ctx("readFile", "read", p)))
+          }
+          const size = Number(st.size)
+          if (size === 0 || fileTypeBits(st.mode) !== REG) return readUnsized(ref, "readFile")
+          const buf = Buffer.allocUnsafeSlow(size)
+          return Effect.map(readFully(ref, buf, "readFile"), (n) => (n === size ? buf : buf.subarray(0, n)))
+        }
+      ))
+
+  const writeAllAt = (ref: Fd.FdRef, data: Uint8Array, append: boolean, method: string) => {
+    const loop = (off: number): Effect.Effect<void, PlatformError> =>
+      off >= data.length
+        ? Effect.void
+        : Effect.flatMap(
+          uring.op(
+            Fd.pinned(ref, (r, fd, cb) => r.write(fd, data, off, data.length - off, append ? -1 : off, cb)),
+            ctx(method, "write", ref.fd)
+          ),
+          (n) =>
+            n === 0
+              ? Effect.fail(
+                new SystemError({
+                  module: "FileSystem",
+                  method,
+                  reason: "WriteZero",
+                  pathOrDescriptor: ref.fd,
+                  description: "write returned 0 bytes written"
+                })
+              )
+              : loop(off + n)
+        )
+    return loop(0)
+  }
+
+  const writeFile = (p: string, data: Uint8Array, options?: FileSystem.WriteFileOptions) =>
+    Effect.suspend(() => {
+      const flag = options?.flag ?? "w"
+      return withFd("writeFile", p, openFlags(flag), options?.mode ?? 0o666, (ref) =>
+        writeAllAt(ref, data, flag.startsWith("a"), "writeFile"))
+    })
+
+  const open = (p: string, options?: FileSystem.OpenFileOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
+    Effect.suspend(() => {
+      const flag = options?.flag ?? "r"
+      return Effect.map(
+        Effect.acquireRelease(Effect.map(openFd("open", p, openFlags(flag), options?.mode ?? 0o666), fdRef), (ref) => ref.close),
+        (ref) => new UringFile(uring, ref, flag.startsWith("a"))
+      )
+    })
+
+  const unlink = (method: string, p: string) =>
+    Effect.zipRight(checkPath(method, p), uring.unlinkat(C.AT_FDCWD, p, 0, { method, syscall: "unlink", pathOrDescriptor: p }))
+
+  const remove = (p: string, options?: FileSystem.RemoveOptions): Effect.Effect<void, PlatformError> => {
+    // Recursive removal walks directories: no single opcode, node's rm does it.
+    if (options?.recursive) return Effect.mapError(node.remove(p, options), refine)
+    const force = options?.force ?? false
+    const attempt = Effect.catchIf(
+      unlink("remove", p),
+      (e) => e._tag === "SystemError" && e.reason === "BadResource",
+      // unlink of a directory is EISDIR: remove it as an (empty) directory.
+      () => uring.unlinkat(C.AT_FDCWD, p, C.AT_REMOVEDIR, { method: "remove", syscall: "rmdir", pathOrDescriptor: p })
+    )
+    return force ? Effect.catchIf(attempt, (e) => e._tag === "SystemError" && e.reason === "NotFound", () => Effect.void) : attempt
+  }
+
+  const makeDirectory = (p: string, options?: FileSystem.MakeDirectoryOptions): Effect.Effect<void, PlatformError> => {
+    const mode = options?.mode ?? 0o777
+    const mkdir = (dir: string) => uring.mkdirat(C.AT_FDCWD, dir, mode, { method: "makeDirectory", syscall: "mkdir", pathOrDescriptor: dir })
+    if (!options?.recursive) return Effect.zipRight(checkPath("makeDirectory", p), mkdir(p))
+    // mkdir -p: create each missing component, parents first; existing directories are fine.
+    return Effect.zipRight(
+      checkPath("makeDirectory", p),
+      Effect.suspend(() => {
+        const abs = path.resolve(p)
+        const parts: Array<string> = []
+        for (let d = abs; d !== path.dirname(d); d = path.dirname(d)) parts.unshift(d)
+        return Effect.forEach(parts, (dir) =>
+          Effect.catchIf(mkdir(dir), (e) => e._tag === "SystemError" && e.reason === "AlreadyExists", () =>
+            Effect.flatMap(statxPath("makeDirectory", dir, 0), (st) =>
+              fileTypeBits(st.mode) === DIR ? Effect.void : Effect.fail(Errors.fromErrno(EEXIST, ctx("makeDirectory", "mkdir", dir))))), { discard: true })
+      })
+    )
+  }
+
+  // copyFile: splice src → pipe → dst, all in the kernel; the mode of the source is kept.
+  const copyFile = (from: string, to: string): Effect.Effect<void, PlatformError> =>
+    withFd("copyFile", from, C.O_RDONLY, 0, (src) =>
+      Effect.flatMap(
+        Effect.suspend(() => {
+          const out = new Uint8Array(256)
+          return Effect.as(
+            uring.op(Fd.pinned(src, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, out, cb)), ctx("copyFile", "fstat", from)),
+            out
+          )
+        }),
+        (out) => {
+          const st = decodeStatx(out)
+          if (fileTypeBits(st.mode) === DIR) return Effect.fail(Errors.fromErrno(EISDIR, ctx("copyFile", "read", from)))
+          return withFd("copyFile", to, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, st.mode & 0o7777, (dst) =>
+            Effect.acquireUseRelease(
+              Effect.try({
+                try: () => pipe2().map(fdRef) as [Fd.FdRef, Fd.FdRef],
+                catch: (e) => Errors.fromNodeError(e, ctx("copyFile", "pipe2", from))
+              }),
+              ([pr, pw]) => spliceCopy(src, dst, pr, pw),
+              ([pr, pw]) => Effect.zipRight(pr.close, pw.close)
+            ))
+        }
+      ))
+
+  const spliceCopy = (src: Fd.FdRef, dst: Fd.FdRef, pr: Fd.FdRef, pw: Fd.FdRef): Effect.Effect<void, PlatformError> => {
+    const splice = (a: Fd.FdRef, offA: number, b: Fd.FdRef, offB: number, len: number) =>
+      uring.op(
+        Fd.pinned(a, (ring, fdA, cb) => Fd.pinned(b, (r, fdB, done) => r.splice(fdA, offA, fdB, offB, len, 0, done))(ring, cb)),
+        ctx("copyFile", "splice", a.fd)
+      )
+    // file → pipe (n bytes), then drain the pipe into the file (maybe several splices).
+    const drain = (left: number, at: number): Effect.Effect<void, PlatformError> =>
+      left === 0 ? Effect.void : Effect.flatMap(splice(pr, -1, dst, at, left), (m) => drain(left - m, at + m))
+    const loop = (at: number): Effect.Effect<void, PlatformError> =>
+      Effect.flatMap(splice(src, at, pw, -1, CHUNK), (n) => (n === 0 ? Effect.void : Effect.zipRight(drain(n, at), loop(at + n))))
+    return loop(0)
+  }
+
+  const truncate = (p: string, length?: FileSystem.SizeInput): Effect.Effect<void, PlatformError> =>
+    uring.supports("ftruncate")
+      ? withFd("truncate", p, C.O_WRONLY, 0, (ref) =>
+        Effect.asVoid(
+          uring.op(Fd.pinned(ref, (r, fd, cb) => r.ftruncate(fd, length === undefined ? 0 : Number(length), cb)), ctx("truncate", "ftruncate", p))
+        ))
+      : Effect.mapError(node.truncate(p, length), refine)
+
+  const makeTempFileFactory = (method: string) => (options?: FileSystem.MakeTempFileOptions) =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.mapError(node.makeTempDirectory(options), refine)
+      const file = path.join(dir, crypto.randomBytes(6).toString("hex") + (options?.suffix ?? ""))
+      const fd = yield* openFd(method, file, openFlags("w+"), 0o666)
+      yield* closeFd(fd)
+      return file
+    })
+  const makeTempFile = makeTempFileFactory("makeTempFile")
+
+  return FileSystem.make({
+    // -- through the ring --------------------------------------------------------------
+    copyFile,
+    link: (existing, newPath) =>
+      Effect.zipRight(
+        checkPath("link", existing),
+        uring.linkat(C.AT_FDCWD, existing, C.AT_FDCWD, newPath, 0, { method: "link", syscall: "link", pathOrDescriptor: existing })
+      ),
+    makeDirectory,
+    makeTempFile,
+    makeTempFileScoped: (options) =>
+      Effect.acquireRelease(makeTempFileFactory("makeTempFileScoped")(options), (file) =>
+        Effect.orDie(Effect.mapError(node.remove(path.dirname(file), { recursive: true }), refine))),
+    open,
+    readFile: (p) => Effect.zipRight(checkPath("readFile", p), readFile(p)),
+    remove,
+    rename: (oldPath, newPath) =>
+      Effect.zipRight(
+        checkPath("rename", oldPath),
+        uring.renameat(C.AT_FDCWD, oldPath, C.AT_FDCWD, newPath, 0, { method: "rename", syscall: "rename", pathOrDescriptor: oldPath })
+      ),
+    stat: (p) => Effect.map(statxPath("stat", p, 0), infoFromStatx),
+    symlink: (target, p) =>
+      Effect.zipRight(checkPath("symlink", p), uring.symlinkat(target, C.AT_FDCWD, p, { method: "symlink", syscall: "symlink", pathOrDescriptor: p })),
+    truncate,
+    writeFile: (p, data, options) => Effect.zipRight(checkPath("writeFile", p), writeFile(p, data, options)),
+    // -- no io_uring opcode: node's implementation ---------------------------------------
+    access: (p, options) => Effect.mapError(node.access(p, options), refine), // faccessat: no opcode
+    chmod: (p, mode) => Effect.mapError(node.chmod(p, mode), refine), // fchmodat: no opcode
+    chown: (p, uid, gid) => Effect.mapError(node.chown(p, uid, gid), refine), // fchownat: no opcode
+    copy: (from, to, options) => Effect.mapError(node.copy(from, to, options), refine), // recursive walk
+    makeTempDirectory: (options) => Effect.mapError(node.makeTempDirectory(options), refine), // mkdtemp
+    makeTempDirectoryScoped: (options) => Effect.mapError(node.makeTempDirectoryScoped(options), refine),
+    readDirectory: (p, options) => Effect.mapError(node.readDirectory(p, options), refine), // getdents: no opcode
+    readLink: (p) => Effect.mapError(node.readLink(p), refine), // readlinkat: no opcode
+    realPath: (p) => Effect.mapError(node.realPath(p), refine), // realpath: userspace walk
+    utimes: (p, atime, mtime) => Effect.mapError(node.utimes(p, atime, mtime), refine), // utimensat: no opcode
+    watch: (p, options) => node.watch(p, options) // inotify: no opcode
+  })
+}
+
+const S_IFMT = 0o170000
+const DIR = 0o040000
+const REG = 0o100000
+const fileTypeBits = (mode: number) => mode & S_IFMT
+
+const nodeFileSystem: Effect.Effect<FileSystem.FileSystem> = Effect.provide(FileSystem.FileSystem, NodeFileSystem.layer)
+
+/**
+ * The FileSystem on the `Uring` service from the context (what `Runtime.layer` uses, so the
+ * whole program shares one ring).
+ */
+export const layerUring: Layer.Layer<FileSystem.FileSystem, never, Uring.Uring> = Layer.effect(
+  FileSystem.FileSystem,
+  Effect.zipWith(Uring.Uring, nodeFileSystem, make)
+)
+
+/**
+ * A self-contained FileSystem layer: builds its own ring and closes it (in-flight ops
+ * cancelled and drained) when released. As easy to use as `NodeFileSystem.layer`; fails with
+ * `UringUnavailable` where io_uring cannot be used.
+ */
+export const layer: Layer.Layer<FileSystem.FileSystem, Uring.UringUnavailable> = layerUring.pipe(Layer.provide(Uring.layer()))
+

@@ -1,0 +1,155 @@
+import type { PlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { Errors } from "@effio/runtime"
+import { constants, type Statx } from "@effio/uring-native"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
+
+export const C = constants as Readonly<Record<string, number>> & {
+  readonly AT_FDCWD: number
+  readonly AT_EMPTY_PATH: number
+  readonly AT_SYMLINK_NOFOLLOW: number
+  readonly AT_REMOVEDIR: number
+  readonly O_RDONLY: number
+  readonly O_WRONLY: number
+  readonly O_RDWR: number
+  readonly O_CREAT: number
+  readonly O_EXCL: number
+  readonly O_TRUNC: number
+  readonly O_APPEND: number
+  readonly O_DIRECTORY: number
+  readonly O_NOFOLLOW: number
+  readonly O_PATH: number
+  readonly RESOLVE_BENEATH: number
+  readonly RESOLVE_NO_MAGICLINKS: number
+  readonly STATX_BASIC_STATS: number
+  readonly STATX_BTIME: number
+}
+
+/** `FileSystem.OpenFlag` → `O_*` flags (as node's `fs.open` maps them). */
+export const openFlags = (flag: FileSystem.OpenFlag = "r"): number => {
+  switch (flag) {
+    case "r":
+      return C.O_RDONLY
+    case "r+":
+      return C.O_RDWR
+    case "w":
+      return C.O_TRUNC | C.O_CREAT | C.O_WRONLY
+    case "wx":
+      return C.O_TRUNC | C.O_CREAT | C.O_WRONLY | C.O_EXCL
+    case "w+":
+      return C.O_TRUNC | C.O_CREAT | C.O_RDWR
+    case "wx+":
+      return C.O_TRUNC | C.O_CREAT | C.O_RDWR | C.O_EXCL
+    case "a":
+      return C.O_APPEND | C.O_CREAT | C.O_WRONLY
+    case "ax":
+      return C.O_APPEND | C.O_CREAT | C.O_WRONLY | C.O_EXCL
+    case "a+":
+      return C.O_APPEND | C.O_CREAT | C.O_RDWR
+    case "ax+":
+      return C.O_APPEND | C.O_CREAT | C.O_RDWR | C.O_EXCL
+  }
+}
+
+const S_IFMT = 0o170000
+
+/** Type of a file from its `st_mode`. */
+export const fileType = (mode: number): FileSystem.File.Type => {
+  switch (mode & S_IFMT) {
+    case 0o100000:
+      return "File"
+    case 0o040000:
+      return "Directory"
+    case 0o120000:
+      return "SymbolicLink"
+    case 0o060000:
+      return "BlockDevice"
+    case 0o020000:
+      return "CharacterDevice"
+    case 0o010000:
+      return "FIFO"
+    case 0o140000:
+      return "Socket"
+    default:
+      return "Unknown"
+  }
+}
+
+// glibc's makedev(), as libuv reports st_dev/st_rdev from statx.
+const makedev = (major: number, minor: number): number =>
+  (major & 0xfffff000) * 2 ** 32 + (major & 0xfff) * 256 + (minor & 0xffffff00) * 4096 + (minor & 0xff)
+
+/** statx → `File.Info`, field for field what `NodeFileSystem` reports. */
+export const infoFromStatx = (s: Statx): FileSystem.File.Info => ({
+  type: fileType(s.mode),
+  mtime: Option.some(new Date(s.mtimeMs)),
+  atime: Option.some(new Date(s.atimeMs)),
+  birthtime: Option.some(new Date(s.btimeMs)),
+  dev: makedev(s.devMajor, s.devMinor),
+  rdev: Option.some(makedev(s.rdevMajor, s.rdevMinor)),
+  ino: Option.some(Number(s.ino)),
+  mode: s.mode,
+  nlink: Option.some(s.nlink),
+  uid: Option.some(s.uid),
+  gid: Option.some(s.gid),
+  size: FileSystem.Size(s.size),
+  blksize: Option.some(FileSystem.Size(s.blksize)),
+  blocks: Option.some(Number(s.blocks))
+})
+
+/** node `fs.Stats` → `File.Info` (the fallback paths). */
+export const infoFromStats = (stat: fs.Stats): FileSystem.File.Info => ({
+  type: stat.isFile()
+    ? "File"
+    : stat.isDirectory()
+    ? "Directory"
+    : stat.isSymbolicLink()
+    ? "SymbolicLink"
+    : stat.isBlockDevice()
+    ? "BlockDevice"
+    : stat.isCharacterDevice()
+    ? "CharacterDevice"
+    : stat.isFIFO()
+    ? "FIFO"
+    : stat.isSocket()
+    ? "Socket"
+    : "Unknown",
+  mtime: Option.fromNullable(stat.mtime),
+  atime: Option.fromNullable(stat.atime),
+  birthtime: Option.fromNullable(stat.birthtime),
+  dev: stat.dev,
+  rdev: Option.fromNullable(stat.rdev),
+  ino: Option.fromNullable(stat.ino),
+  mode: stat.mode,
+  nlink: Option.fromNullable(stat.nlink),
+  uid: Option.fromNullable(stat.uid),
+  gid: Option.fromNullable(stat.gid),
+  size: FileSystem.Size(stat.size),
+  blksize: Option.map(Option.fromNullable(stat.blksize), FileSystem.Size),
+  blocks: Option.fromNullable(stat.blocks)
+})
+
+/**
+ * A node callback API as an Effect, errors mapped like the ring's (used for the methods
+ * io_uring has no opcode for).
+ */
+export const nodeCall = <A>(
+  method: string,
+  syscall: string,
+  path: string | number | undefined,
+  f: (cb: (err: NodeJS.ErrnoException | null, value: A) => void) => void
+): Effect.Effect<A, PlatformError> =>
+  Effect.async<A, PlatformError>((resume) => {
+    try {
+      f((err, value) =>
+        resume(
+          err
+            ? Effect.fail(Errors.fromNodeError(err, { module: "FileSystem", method, syscall, pathOrDescriptor: path }))
+            : Effect.succeed(value)
+        ))
+    } catch (err) {
+      resume(Effect.fail(Errors.fromNodeError(err, { module: "FileSystem", method, syscall, pathOrDescriptor: path })))
+    }
+  })
