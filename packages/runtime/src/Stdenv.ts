@@ -16,6 +16,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type * as Cap from "./Cap.js"
 import type { Sink, Source } from "./internal/flow.js"
 
 export type { Sink, Source } from "./internal/flow.js"
@@ -43,17 +44,6 @@ export interface SecureRandom {
   readonly bytes: (n: number) => Effect.Effect<Uint8Array>
 }
 
-/**
- * A directory handle: `fs` (the whole file system, unconfined) and `cwd` (confined beneath
- * the working directory). The `@effio/fs` package builds capability paths on these.
- */
-export interface DirHandle {
-  /** Absolute path of the directory. */
-  readonly path: string
-  /** Whether access through this handle is confined beneath `path`. */
-  readonly confined: boolean
-}
-
 /** The two ends of an OS pipe. */
 export interface Pipe {
   readonly source: Source
@@ -62,8 +52,10 @@ export interface Pipe {
 
 /** The standard environment. */
 export interface Stdenv {
-  readonly fs: DirHandle
-  readonly cwd: DirHandle
+  /** The whole file system, unconfined (a capability path; operations in `@effio/fs`'s `Path`). */
+  readonly fs: Cap.Path
+  /** The working directory, confined beneath it: `..` out, absolute paths and symlinks out are refused. */
+  readonly cwd: Cap.Path
   readonly clock: WallClock
   readonly monoClock: MonoClock
   readonly stdin: Source

@@ -6,6 +6,7 @@
  * ```
  * @module
  */
+export * as Cap from "./Cap.js"
 export * as Errors from "./Errors.js"
 export * as Fd from "./Fd.js"
 export * as Flow from "./Flow.js"

@@ -7,6 +7,7 @@ import type * as Scope from "effect/Scope"
 import { randomFillSync } from "node:crypto"
 import * as fs from "node:fs"
 import * as net from "node:net"
+import * as Cap from "../Cap.js"
 import type { BackendId, Pipe, Stdenv } from "../Stdenv.js"
 import type { UringService } from "../Uring.js"
 import { FdRef } from "./fdref.js"
@@ -26,9 +27,9 @@ import {
 
 const noClose = () => Effect.void
 
-const common = (backendId: BackendId) => ({
-  fs: { path: "/", confined: false },
-  cwd: { path: process.cwd(), confined: true },
+const common = (backendId: BackendId, uring: UringService | undefined) => ({
+  fs: Cap.root(Cap.makeDir({ native: "/", confined: false, uring })),
+  cwd: Cap.root(Cap.makeDir({ native: process.cwd(), confined: true, uring })),
   clock: { now: Clock.currentTimeMillis, sleep: Effect.sleep },
   monoClock: { now: Clock.currentTimeNanos, sleep: Effect.sleep },
   secureRandom: {
@@ -79,7 +80,7 @@ export const makeUring = (uring: UringService): Stdenv => {
   const closeViaRing = (fd: number) =>
     uring.close(fd).pipe(Effect.catchAllDefect(() => closeFdSync(fd)), Effect.orElse(() => closeFdSync(fd)))
   return {
-    ...common("io_uring"),
+    ...common("io_uring", uring),
     fromFd: (fd, options) => {
       const ref = new FdRef(fd, options?.close ? closeViaRing : noClose, "Stream")
       return { source: uringSource(uring, ref), sink: uringSink(uring, ref) }
@@ -159,7 +160,7 @@ export const makeNode = (): Stdenv => {
     (p: Pipe) => Effect.zipRight(p.source.close, p.sink.close)
   )
   return {
-    ...common("node"),
+    ...common("node", undefined),
     fromFd: (fd, options) => {
       const ref = new FdRef(fd, options?.close ? closeFdSync : noClose, "Stream")
       return { source: nodeFdSource(ref), sink: nodeFdSink(ref) }
