@@ -3,4 +3,5 @@
  * paths confined by the kernel.
  * @module
  */
+export * as Path from "./Path.js"
 export * as UringFileSystem from "./UringFileSystem.js"

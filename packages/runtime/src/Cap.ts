@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import * as Inspectable from "effect/Inspectable"
 import * as nodePath from "node:path"
+import type { FdRef } from "./internal/fdref.js"
 import type { UringService } from "./Uring.js"
 
 export const DirTypeId: unique symbol = Symbol.for("@effio/runtime/Dir")
@@ -33,6 +34,12 @@ export interface Dir {
   readonly dirfd: number
   /** The ring when the backend is io_uring; `undefined` on the node backend. */
   readonly uring: UringService | undefined
+  /**
+   * The reference-counted `dirfd` when the capability owns it (a directory opened with
+   * `Path.openDir`): ops pin it while they use it, and once it is closed they fail with
+   * EBADF instead of reaching an fd number that may have been reused.
+   */
+  readonly ref?: FdRef | undefined
 }
 
 /** A capability path: `dir` plus `relative` (`""` is the directory itself). */
@@ -69,12 +76,14 @@ export const makeDir = (options: {
   readonly confined: boolean
   readonly dirfd?: number | undefined
   readonly uring?: UringService | undefined
+  readonly ref?: FdRef | undefined
 }): Dir => ({
   [DirTypeId]: DirTypeId,
   native: options.native,
   confined: options.confined,
-  dirfd: options.dirfd ?? AT_FDCWD,
-  uring: options.uring
+  dirfd: options.ref?.fd ?? options.dirfd ?? AT_FDCWD,
+  uring: options.uring,
+  ref: options.ref
 })
 
 /** The path of `dir` itself. */

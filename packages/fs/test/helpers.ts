@@ -1,0 +1,126 @@
+// Shared helpers for the capability-path tests: both backends' Paths over real temp dirs,
+// a sandbox with things outside it to protect, snapshots of those, fd counting.
+import type { PlatformError } from "@effect/platform/Error"
+import { expect } from "@effect/vitest"
+import { Cap, Uring } from "@effio/runtime"
+import { constants } from "@effio/uring-native"
+import { Effect, Exit } from "effect"
+import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+/** Makes a confined root capability on an existing directory. */
+export type MakeRoot = (dir: string) => Effect.Effect<Cap.Path, never, Scope.Scope>
+
+/**
+ * io_uring: the directory opened `O_PATH | O_DIRECTORY` through a ring of its own, as the
+ * dir fd (closed, then the ring, when the scope closes).
+ */
+export const uringRoot: MakeRoot = (dir) =>
+  Effect.gen(function*() {
+    const uring = yield* Effect.orDie(Uring.make())
+    const fd = yield* Effect.acquireRelease(
+      Effect.orDie(uring.openat2(constants.AT_FDCWD!, dir, { flags: constants.O_PATH! | constants.O_DIRECTORY! })),
+      (fd) => Effect.ignore(uring.close(fd))
+    )
+    return Cap.root(Cap.makeDir({ native: dir, confined: true, dirfd: fd, uring }))
+  })
+
+/** node: the native path only. */
+export const nodeRoot: MakeRoot = (dir) => Effect.succeed(Cap.root(Cap.makeDir({ native: dir, confined: true })))
+
+/** `describe.each(backends)`: every test runs on io_uring and on node. */
+export const backends: ReadonlyArray<readonly [string, MakeRoot]> = [
+  ["io_uring", uringRoot],
+  ["node", nodeRoot]
+]
+
+/** A temp dir, removed (recursively) when the scope closes. */
+export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.sync(() => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "effio-path-test-")))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+/** A confined root on a fresh temp dir: `{ root, dir }`. */
+export const rootIn = (make: MakeRoot) =>
+  Effect.gen(function*() {
+    const dir = yield* tempDir
+    const root = yield* make(dir)
+    return { root, dir }
+  })
+
+export interface Sandbox {
+  /** The parent of everything: `sb/`, `outside/`, `secret`. */
+  readonly base: string
+  /** The confined directory. */
+  readonly sb: string
+  readonly root: Cap.Path
+  /** Everything under `base` except `sb`, with contents: must never change. */
+  readonly snapshot: () => Record<string, string>
+}
+
+const walk = (dir: string, rel: string, out: Record<string, string>, skip: string) => {
+  for (const name of fs.readdirSync(path.join(dir, rel)).sort()) {
+    const r = rel === "" ? name : `${rel}/${name}`
+    if (r === skip) continue
+    const full = path.join(dir, r)
+    const st = fs.lstatSync(full)
+    if (st.isSymbolicLink()) out[r] = `link:${fs.readlinkSync(full)}`
+    else if (st.isDirectory()) {
+      out[r] = `dir:${(st.mode & 0o777).toString(8)}`
+      walk(dir, r, out, skip)
+    } else out[r] = `file:${(st.mode & 0o777).toString(8)}:${st.nlink}:${fs.readFileSync(full, "utf8")}`
+  }
+}
+
+/**
+ * `base/{sb/, outside/{secret2, sub/}, secret}`: the sandbox root is `sb`; everything else
+ * is what escapes would reach.
+ */
+export const sandbox = (make: MakeRoot): Effect.Effect<Sandbox, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const base = yield* tempDir
+    const sb = path.join(base, "sb")
+    fs.mkdirSync(sb)
+    fs.mkdirSync(path.join(base, "outside"))
+    fs.mkdirSync(path.join(base, "outside", "sub"))
+    fs.writeFileSync(path.join(base, "outside", "secret2"), "outside secret")
+    fs.writeFileSync(path.join(base, "secret"), "SENTINEL")
+    const root = yield* make(sb)
+    const snapshot = () => {
+      const out: Record<string, string> = {}
+      walk(base, "", out, "sb")
+      return out
+    }
+    return { base, sb, root, snapshot }
+  })
+
+/** Runs `eff` expecting a `SystemError` of `reason`; returns the error. */
+export const expectFailure = <A, R>(eff: Effect.Effect<A, PlatformError, R>, reason: string) =>
+  Effect.map(Effect.exit(eff), (exit) => {
+    if (Exit.isSuccess(exit)) throw new Error(`expected ${reason}, got success: ${String(exit.value)}`)
+    const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    if (failure === undefined) throw new Error(`expected a failure ${reason}, got ${String(exit.cause)}`)
+    expect(failure._tag).toBe("SystemError")
+    expect((failure as { reason?: string }).reason).toBe(reason)
+    return failure as PlatformError & { readonly reason: string; readonly method: string; readonly syscall?: string; readonly pathOrDescriptor?: string | number }
+  })
+
+/** Open file descriptors of this process right now. */
+export const countFds = (): number => fs.readdirSync("/proc/self/fd").length
+
+/** Deterministic pseudo-random bytes (xorshift32). */
+export const payload = (size: number, seed = 0x9e3779b9): Uint8Array => {
+  const out = new Uint8Array(size)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    out[i] = x & 0xff
+  }
+  return out
+}
