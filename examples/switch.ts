@@ -10,6 +10,8 @@ import { Effect } from "effect"
 
 Runtime.run((env) => {
   const say = (line: string) => env.stdout.write(`${line}\n`)
+  // Clean-up code may not fail: a failed write to stdout there is a defect.
+  const note = (line: string) => Effect.orDie(say(line))
   const worker = (name: string, ticks: number, failAt?: number) =>
     Effect.gen(function*() {
       for (let i = 1; i <= ticks; i++) {
@@ -18,12 +20,12 @@ Runtime.run((env) => {
         if (i === failAt) return yield* Effect.fail(new Error(`${name} gave up at tick ${i}`))
       }
       yield* say(`${name}: done`)
-    }).pipe(Effect.onInterrupt(() => say(`${name}: interrupted, cleaning up`)))
+    }).pipe(Effect.onInterrupt(() => note(`${name}: interrupted, cleaning up`)))
 
   return Switch.run((sw) =>
     Effect.gen(function*() {
-      yield* Switch.onRelease(sw, say("hook 1: released last"))
-      yield* Switch.onRelease(sw, say("hook 2: released first"))
+      yield* Switch.onRelease(sw, note("hook 1: released last"))
+      yield* Switch.onRelease(sw, note("hook 2: released first"))
       yield* Switch.fork(sw, worker("a", 10))
       yield* Switch.fork(sw, worker("b", 10))
       yield* Switch.fork(sw, worker("c", 10, 3))
