@@ -21,12 +21,19 @@
  * ```
  * @module
  */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as PlatformPath from "@effect/platform/Path"
 import { makeRunMain } from "@effect/platform/Runtime"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import { probe } from "@effio/uring-native"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import type * as Scope from "effect/Scope"
 import * as Scheduler from "./Scheduler.js"
 import { makeNode, makeUring } from "./internal/stdenv.js"
@@ -46,8 +53,24 @@ export interface RunOptions {
   readonly scheduler?: boolean | undefined
 }
 
-/** Services every backend provides. */
-export type Services = Stdenv.Stdenv
+/**
+ * Services every backend provides: the stdenv, `@effect/platform`'s `FileSystem` (over
+ * io_uring when `@effio/fs` is installed and the backend is io_uring; node's otherwise) and
+ * `Path`.
+ */
+export type Services = Stdenv.Stdenv | FileSystem.FileSystem | PlatformPath.Path
+
+// @effio/fs depends on this package, so it is loaded on demand instead of imported: when it
+// is installed, io_uring programs get its FileSystem; without it, node's.
+interface FsModule {
+  readonly UringFileSystem: { readonly layerUring: Layer.Layer<FileSystem.FileSystem, never, Uring.Uring> }
+}
+const fsModuleName = "@effio/fs"
+const loadFsModule: Effect.Effect<FsModule | undefined> = Effect.promise(() =>
+  (import(fsModuleName) as Promise<FsModule>).then((m) => m, () => undefined)
+)
+
+const nodePlatform: Layer.Layer<FileSystem.FileSystem | PlatformPath.Path> = Layer.merge(NodeFileSystem.layer, NodePath.layer)
 
 /** The requested backend is not usable (forced io_uring where it is unavailable, or a bad name). */
 export class BackendUnavailable extends Error {
@@ -92,12 +115,15 @@ export const chooseBackend = (options: RunOptions = {}): Stdenv.BackendId => {
 }
 
 /** The node backend: `@effect/platform-node`-style streams, no ring. */
-export const layerNode: Layer.Layer<Services> = Layer.sync(Stdenv.Stdenv, makeNode)
+export const layerNode: Layer.Layer<Services> = Layer.merge(Layer.sync(Stdenv.Stdenv, makeNode), nodePlatform)
 
 /** The io_uring backend: one ring for the loop (also provided as `Uring.Uring`). */
 export const layerUring = (options: RunOptions = {}): Layer.Layer<Services | Uring.Uring, Uring.UringUnavailable> => {
   const env = Layer.effect(Stdenv.Stdenv, Effect.map(Uring.Uring, makeUring))
-  return env.pipe(Layer.provideMerge(Uring.layer({ queueDepth: options.queueDepth })))
+  const fileSystem = Layer.unwrapEffect(
+    Effect.map(loadFsModule, (mod) => (mod ? mod.UringFileSystem.layerUring : NodeFileSystem.layer))
+  )
+  return Layer.mergeAll(env, fileSystem, NodePath.layer).pipe(Layer.provideMerge(Uring.layer({ queueDepth: options.queueDepth })))
 }
 
 /**
@@ -124,6 +150,12 @@ const program = <A, E, R extends Services | Scope.Scope>(
     Effect.provide(layer(options)),
     (eff) => (options.scheduler === false ? eff : Scheduler.withLoopScheduler(eff))
   ) as Effect.Effect<A, E | BackendUnavailable | Uring.UringUnavailable>
+
+const stderrLoggers = HashSet.make(Logger.prettyLogger({ stderr: true }))
+
+// runMain's report (same pretty format; interruptions are not failures), but on stderr.
+const reportFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Cause.isInterruptedOnly(cause) ? Effect.void : Effect.locally(Effect.logError(cause), FiberRef.currentLoggers, stderrLoggers)
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
 
@@ -163,7 +195,9 @@ export const run = <A, E, R extends Services | Scope.Scope = never>(
   main: (env: Stdenv.Stdenv) => Effect.Effect<A, E, R>,
   options: RunOptions = {}
 ): void => {
-  runMain(program(main, options))
+  // The failure report goes to stderr (runMain's own report uses the default logger, which
+  // prints on stdout, mixing it into the program's output).
+  runMain(Effect.tapErrorCause(program(main, options), reportFailure), { disableErrorReporting: true })
 }
 
 /**
