@@ -25,17 +25,20 @@ import { BadArgument, type PlatformError, SystemError } from "@effect/platform/E
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Errors, Fd, Uring } from "@effio/runtime"
-import { decodeStatx, pipe2 } from "@effio/uring-native"
+import { decodeStatx, pipe2, type Statx } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
+import * as nodeFs from "node:fs"
 import * as path from "node:path"
-import { C, infoFromStatx, openFlags } from "./internal/common.js"
+import { C, infoFromStatx, nodeCall, openFlags, truncateLength } from "./internal/common.js"
 import { UringFile } from "./internal/file.js"
 
 const EISDIR = -21
 const EEXIST = -17
+const ENOTDIR = -20
 const CHUNK = 1024 * 1024
 
 type Ctx = Errors.ErrorContext
@@ -56,6 +59,11 @@ const refine = (e: PlatformError): PlatformError => {
   return reason === e.reason || reason === "Unknown" ? e : new SystemError({ ...e, reason })
 }
 
+const codeOf = (e: PlatformError): string => {
+  const code = (e.cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" ? code : ""
+}
+
 const badArgument = (method: string, description: string) =>
   new BadArgument({ module: "FileSystem", method, description })
 
@@ -68,7 +76,22 @@ const checkPath = (method: string, p: string): Effect.Effect<void, PlatformError
 
 /** Builds the FileSystem on a ring; `node` serves the methods io_uring has no opcode for. */
 export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): FileSystem.FileSystem => {
-  const closeFd = (fd: number) => Effect.orElse(uring.close(fd), () => Effect.void)
+  // A File can outlive the ring (its scope closes after the layer's): the ring is drained by
+  // then, so the fd is closed directly instead of leaking it (and dying in the finalizer).
+  const closeFd = (fd: number) =>
+    Effect.orElse(
+      Effect.catchAllDefect(uring.close(fd), (defect) =>
+        (defect as { code?: unknown } | null)?.code === "ERR_RING_CLOSED"
+          ? Effect.sync(() => {
+            try {
+              nodeFs.closeSync(fd)
+            } catch {
+              // already closed
+            }
+          })
+          : Effect.die(defect)),
+      () => Effect.void
+    )
   const fdRef = (fd: number) => new Fd.FdRef(fd, closeFd)
 
   const openFd = (method: string, p: string, flags: number, mode: number) =>
@@ -93,25 +116,25 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
     )
 
   // pread until `buf` is full or EOF; returns the byte count.
-  const readFully = (ref: Fd.FdRef, buf: Uint8Array, method: string): Effect.Effect<number, PlatformError> => {
+  const readFully = (ref: Fd.FdRef, buf: Uint8Array, method: string, where: string | number = ref.fd): Effect.Effect<number, PlatformError> => {
     const loop = (off: number): Effect.Effect<number, PlatformError> =>
       off >= buf.length
         ? Effect.succeed(off)
         : Effect.flatMap(
-          uring.op(Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, off, buf.length - off, off, cb)), ctx(method, "read", ref.fd)),
+          uring.op(Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, off, buf.length - off, off, cb)), ctx(method, "read", where)),
           (n) => (n === 0 ? Effect.succeed(off) : loop(off + n))
         )
     return loop(0)
   }
 
   // Files that report size 0 (/proc, pipes, devices): read chunks until EOF.
-  const readUnsized = (ref: Fd.FdRef, method: string): Effect.Effect<Uint8Array, PlatformError> => {
+  const readUnsized = (ref: Fd.FdRef, method: string, where: string | number = ref.fd): Effect.Effect<Uint8Array, PlatformError> => {
     const chunks: Array<Uint8Array> = []
     let total = 0
     const loop: Effect.Effect<Uint8Array, PlatformError> = Effect.suspend(() => {
       const buf = new Uint8Array(64 * 1024)
       return Effect.flatMap(
-        uring.op(Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, -1, cb)), ctx(method, "read", ref.fd)),
+        uring.op(Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, -1, cb)), ctx(method, "read", where)),
         (n) => {
           if (n === 0) {
             const out = new Uint8Array(total)
@@ -150,20 +173,20 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
             return Effect.fail(Errors.fromErrno(EISDIR, ctx("readFile", "read", p)))
           }
           const size = Number(st.size)
-          if (size === 0 || fileTypeBits(st.mode) !== REG) return readUnsized(ref, "readFile")
+          if (size === 0 || fileTypeBits(st.mode) !== REG) return readUnsized(ref, "readFile", p)
           const buf = Buffer.allocUnsafeSlow(size)
-          return Effect.map(readFully(ref, buf, "readFile"), (n) => (n === size ? buf : buf.subarray(0, n)))
+          return Effect.map(readFully(ref, buf, "readFile", p), (n) => (n === size ? buf : buf.subarray(0, n)))
         }
       ))
 
-  const writeAllAt = (ref: Fd.FdRef, data: Uint8Array, append: boolean, method: string) => {
+  const writeAllAt = (ref: Fd.FdRef, data: Uint8Array, append: boolean, method: string, where: string | number = ref.fd) => {
     const loop = (off: number): Effect.Effect<void, PlatformError> =>
       off >= data.length
         ? Effect.void
         : Effect.flatMap(
           uring.op(
             Fd.pinned(ref, (r, fd, cb) => r.write(fd, data, off, data.length - off, append ? -1 : off, cb)),
-            ctx(method, "write", ref.fd)
+            ctx(method, "write", where)
           ),
           (n) =>
             n === 0
@@ -172,7 +195,7 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
                   module: "FileSystem",
                   method,
                   reason: "WriteZero",
-                  pathOrDescriptor: ref.fd,
+                  pathOrDescriptor: where,
                   description: "write returned 0 bytes written"
                 })
               )
@@ -185,7 +208,7 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
     Effect.suspend(() => {
       const flag = options?.flag ?? "w"
       return withFd("writeFile", p, openFlags(flag), options?.mode ?? 0o666, (ref) =>
-        writeAllAt(ref, data, flag.startsWith("a"), "writeFile"))
+        writeAllAt(ref, data, flag.startsWith("a"), "writeFile", p))
     })
 
   const open = (p: string, options?: FileSystem.OpenFileOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
@@ -224,61 +247,150 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
         const abs = path.resolve(p)
         const parts: Array<string> = []
         for (let d = abs; d !== path.dirname(d); d = path.dirname(d)) parts.unshift(d)
+        // An existing non-directory is EEXIST as the last component and ENOTDIR above it
+        // (node's `mkdir -p` reports both on the path asked for).
         return Effect.forEach(parts, (dir) =>
           Effect.catchIf(mkdir(dir), (e) => e._tag === "SystemError" && e.reason === "AlreadyExists", () =>
             Effect.flatMap(statxPath("makeDirectory", dir, 0), (st) =>
-              fileTypeBits(st.mode) === DIR ? Effect.void : Effect.fail(Errors.fromErrno(EEXIST, ctx("makeDirectory", "mkdir", dir))))), { discard: true })
+              fileTypeBits(st.mode) === DIR
+                ? Effect.void
+                : Effect.fail(Errors.fromErrno(dir === abs ? EEXIST : ENOTDIR, ctx("makeDirectory", "mkdir", p))))), { discard: true })
       })
     )
   }
 
-  // copyFile: splice src → pipe → dst, all in the kernel; the mode of the source is kept.
+  const fstatRef = (ref: Fd.FdRef, method: string, where: string | number) =>
+    Effect.suspend(() => {
+      const out = new Uint8Array(256)
+      return Effect.as(
+        uring.op(Fd.pinned(ref, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, out, cb)), ctx(method, "fstat", where)),
+        out
+      )
+    }).pipe(Effect.map(decodeStatx))
+
+  const ftruncateRef = (ref: Fd.FdRef, length: number, method: string, where: string | number) =>
+    uring.supports("ftruncate")
+      ? Effect.asVoid(uring.op(Fd.pinned(ref, (r, fd, cb) => r.ftruncate(fd, length, cb)), ctx(method, "ftruncate", where)))
+      : ref.use(method, (fd) => nodeCall<void>(method, "ftruncate", where, (cb) => nodeFs.ftruncate(fd, length, (err) => cb(err, undefined))))
+
+  // copyFile: splice src → pipe → dst, all in the kernel. As libuv's copyfile: the
+  // destination is opened without O_TRUNC and left alone when it is the source itself (a
+  // copy onto itself must not truncate it), else truncated; it gets the source's mode
+  // (fchmod: neither the umask nor an existing destination's mode applies).
+  // Between regular files the copy is not interruptible once the destination is open: an
+  // interruption waits for it rather than leave a truncated or half-copied destination
+  // (node's copyFile is one threadpool call that runs to completion even when interrupted).
+  // Other files (pipes, devices) can block for ever, so their copies stay interruptible.
   const copyFile = (from: string, to: string): Effect.Effect<void, PlatformError> =>
     withFd("copyFile", from, C.O_RDONLY, 0, (src) =>
-      Effect.flatMap(
-        Effect.suspend(() => {
-          const out = new Uint8Array(256)
-          return Effect.as(
-            uring.op(Fd.pinned(src, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, out, cb)), ctx("copyFile", "fstat", from)),
-            out
-          )
-        }),
-        (out) => {
-          const st = decodeStatx(out)
-          if (fileTypeBits(st.mode) === DIR) return Effect.fail(Errors.fromErrno(EISDIR, ctx("copyFile", "read", from)))
-          return withFd("copyFile", to, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, st.mode & 0o7777, (dst) =>
-            Effect.acquireUseRelease(
-              Effect.try({
-                try: () => pipe2().map(fdRef) as [Fd.FdRef, Fd.FdRef],
-                catch: (e) => Errors.fromNodeError(e, ctx("copyFile", "pipe2", from))
-              }),
-              ([pr, pw]) => spliceCopy(src, dst, pr, pw),
-              ([pr, pw]) => Effect.zipRight(pr.close, pw.close)
-            ))
-        }
-      ))
+      Effect.flatMap(fstatRef(src, "copyFile", from), (st) => {
+        if (fileTypeBits(st.mode) === DIR) return Effect.fail(Errors.fromErrno(EISDIR, ctx("copyFile", "read", from)))
+        const mode = st.mode & 0o7777
+        const copy = (dst: Fd.FdRef, dt: Statx) =>
+          dt.devMajor === st.devMajor && dt.devMinor === st.devMinor && dt.ino === st.ino
+            ? Effect.void
+            : ftruncateRef(dst, 0, "copyFile", to).pipe(
+              Effect.zipRight(
+                dst.use("copyFile", (fd) => nodeCall<void>("copyFile", "fchmod", to, (cb) => nodeFs.fchmod(fd, mode, (err) => cb(err, undefined))))
+              ),
+              Effect.zipRight(
+                Effect.acquireUseRelease(
+                  Effect.try({
+                    try: () => pipe2().map(fdRef) as [Fd.FdRef, Fd.FdRef],
+                    catch: (e) => Errors.fromNodeError(e, ctx("copyFile", "pipe2", from))
+                  }),
+                  ([pr, pw]) => spliceCopy(src, dst, pr, pw, from),
+                  ([pr, pw]) => Effect.zipRight(pr.close, pw.close)
+                )
+              )
+            )
+        const regular = fileTypeBits(st.mode) === REG
+        return Effect.uninterruptibleMask((restore) =>
+          withFd("copyFile", to, C.O_WRONLY | C.O_CREAT, mode, (dst) =>
+            Effect.flatMap(fstatRef(dst, "copyFile", to), (dt) =>
+              regular && fileTypeBits(dt.mode) === REG ? copy(dst, dt) : restore(copy(dst, dt))))
+        )
+      }))
 
-  const spliceCopy = (src: Fd.FdRef, dst: Fd.FdRef, pr: Fd.FdRef, pw: Fd.FdRef): Effect.Effect<void, PlatformError> => {
+  const spliceCopy = (src: Fd.FdRef, dst: Fd.FdRef, pr: Fd.FdRef, pw: Fd.FdRef, from: string): Effect.Effect<void, PlatformError> => {
     const splice = (a: Fd.FdRef, offA: number, b: Fd.FdRef, offB: number, len: number) =>
       uring.op(
         Fd.pinned(a, (ring, fdA, cb) => Fd.pinned(b, (r, fdB, done) => r.splice(fdA, offA, fdB, offB, len, 0, done))(ring, cb)),
-        ctx("copyFile", "splice", a.fd)
+        ctx("copyFile", "splice", from)
       )
     // file → pipe (n bytes), then drain the pipe into the file (maybe several splices).
     const drain = (left: number, at: number): Effect.Effect<void, PlatformError> =>
       left === 0 ? Effect.void : Effect.flatMap(splice(pr, -1, dst, at, left), (m) => drain(left - m, at + m))
-    const loop = (at: number): Effect.Effect<void, PlatformError> =>
-      Effect.flatMap(splice(src, at, pw, -1, CHUNK), (n) => (n === 0 ? Effect.void : Effect.zipRight(drain(n, at), loop(at + n))))
-    return loop(0)
+    const step = (at: number, n: number): Effect.Effect<void, PlatformError> =>
+      n === 0 ? Effect.void : Effect.zipRight(drain(n, at), loop(at + n))
+    const loop = (at: number): Effect.Effect<void, PlatformError> => Effect.flatMap(splice(src, at, pw, -1, CHUNK), (n) => step(at, n))
+    // Sources that cannot be spliced from an offset (procfs and sysfs files, character
+    // devices: EINVAL; FIFOs: ESPIPE) fail on the first splice, before anything was written:
+    // they are copied with plain reads and writes instead.
+    return Effect.matchEffect(splice(src, 0, pw, -1, CHUNK), {
+      onFailure: (e) => (["EINVAL", "ESPIPE"].includes(codeOf(e)) ? readWriteCopy(src, dst, from) : Effect.fail(e)),
+      onSuccess: (n) => step(0, n)
+    })
   }
+
+  // read → write at the current positions until EOF, 64 KiB at a time.
+  const readWriteCopy = (src: Fd.FdRef, dst: Fd.FdRef, from: string): Effect.Effect<void, PlatformError> =>
+    Effect.suspend(() => {
+      const buf = Buffer.allocUnsafeSlow(64 * 1024)
+      const write = (off: number, end: number): Effect.Effect<void, PlatformError> =>
+        off >= end
+          ? Effect.void
+          : Effect.flatMap(
+            uring.op(Fd.pinned(dst, (r, fd, cb) => r.write(fd, buf, off, end - off, -1, cb)), ctx("copyFile", "write", from)),
+            (n) =>
+              n === 0
+                ? Effect.fail(
+                  new SystemError({
+                    module: "FileSystem",
+                    method: "copyFile",
+                    reason: "WriteZero",
+                    pathOrDescriptor: from,
+                    description: "write returned 0 bytes written"
+                  })
+                )
+                : write(off + n, end)
+          )
+      const loop: Effect.Effect<void, PlatformError> = Effect.flatMap(
+        uring.op(Fd.pinned(src, (r, fd, cb) => r.read(fd, buf, 0, buf.length, -1, cb)), ctx("copyFile", "read", from)),
+        (n) => (n === 0 ? Effect.void : Effect.zipRight(write(0, n), loop))
+      )
+      return loop
+    })
 
   const truncate = (p: string, length?: FileSystem.SizeInput): Effect.Effect<void, PlatformError> =>
     uring.supports("ftruncate")
       ? withFd("truncate", p, C.O_WRONLY, 0, (ref) =>
         Effect.asVoid(
-          uring.op(Fd.pinned(ref, (r, fd, cb) => r.ftruncate(fd, length === undefined ? 0 : Number(length), cb)), ctx("truncate", "ftruncate", p))
+          uring.op(Fd.pinned(ref, (r, fd, cb) => r.ftruncate(fd, truncateLength(length), cb)), ctx("truncate", "ftruncate", p))
         ))
       : Effect.mapError(node.truncate(p, length), refine)
+
+  // node's watch (inotify; no opcode). Its fallback backend names entries relative to the
+  // watched directory but tells a creation from a removal by stat-ing that relative name
+  // against the cwd, so a file created in the watched directory comes out as `Remove`
+  // (Effect-TS/effect#7709). Relative Create/Remove events are re-classified against the
+  // watched directory (the parent of a watched file); the emitted path is left as it is.
+  const watch = (p: string, options?: FileSystem.WatchOptions): Stream.Stream<FileSystem.WatchEvent, PlatformError> =>
+    Stream.unwrap(Effect.map(Effect.option(statxPath("watch", p, 0)), (st) => {
+      const base = st._tag === "Some" && fileTypeBits(st.value.mode) === DIR ? p : path.dirname(p)
+      return node.watch(p, options).pipe(
+        Stream.mapEffect((event): Effect.Effect<FileSystem.WatchEvent> =>
+          (event._tag === "Create" || event._tag === "Remove") && !path.isAbsolute(event.path)
+            ? Effect.match(statxPath("watch", path.resolve(base, event.path), 0), {
+              onSuccess: () => FileSystem.WatchEventCreate({ path: event.path }),
+              onFailure: (e) =>
+                e._tag === "SystemError" && e.reason === "NotFound" ? FileSystem.WatchEventRemove({ path: event.path }) : event
+            })
+            : Effect.succeed(event)
+        ),
+        Stream.mapError(refine)
+      )
+    }))
 
   const makeTempFileFactory = (method: string) => (options?: FileSystem.MakeTempFileOptions) =>
     Effect.gen(function*() {
@@ -327,7 +439,7 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
     readLink: (p) => Effect.mapError(node.readLink(p), refine), // readlinkat: no opcode
     realPath: (p) => Effect.mapError(node.realPath(p), refine), // realpath: userspace walk
     utimes: (p, atime, mtime) => Effect.mapError(node.utimes(p, atime, mtime), refine), // utimensat: no opcode
-    watch: (p, options) => node.watch(p, options) // inotify: no opcode
+    watch // inotify: no opcode
   })
 }
 

@@ -53,6 +53,10 @@ export const openFlags = (flag: FileSystem.OpenFlag = "r"): number => {
   }
 }
 
+/** A truncate length as node takes it: none is 0, and so is a negative one. */
+export const truncateLength = (length: FileSystem.SizeInput | undefined): number =>
+  length === undefined ? 0 : Math.max(0, Number(length))
+
 const S_IFMT = 0o170000
 
 /** Type of a file from its `st_mode`. */
@@ -81,12 +85,15 @@ export const fileType = (mode: number): FileSystem.File.Type => {
 const makedev = (major: number, minor: number): number =>
   (major & 0xfffff000) * 2 ** 32 + (major & 0xfff) * 256 + (minor & 0xffffff00) * 4096 + (minor & 0xff)
 
+// node's `Stats` dates: the millisecond time rounded (`new Date(ms + 0.5)`), not truncated.
+const dateFromMs = (ms: number): Date => new Date(ms + 0.5)
+
 /** statx → `File.Info`, field for field what `NodeFileSystem` reports. */
 export const infoFromStatx = (s: Statx): FileSystem.File.Info => ({
   type: fileType(s.mode),
-  mtime: Option.some(new Date(s.mtimeMs)),
-  atime: Option.some(new Date(s.atimeMs)),
-  birthtime: Option.some(new Date(s.btimeMs)),
+  mtime: Option.some(dateFromMs(s.mtimeMs)),
+  atime: Option.some(dateFromMs(s.atimeMs)),
+  birthtime: Option.some(dateFromMs(s.btimeMs)),
   dev: makedev(s.devMajor, s.devMinor),
   rdev: Option.some(makedev(s.rdevMajor, s.rdevMinor)),
   ino: Option.some(Number(s.ino)),

@@ -5,7 +5,7 @@ import { decodeStatx as decode } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
-import { C, infoFromStatx, nodeCall } from "./common.js"
+import { C, infoFromStatx, nodeCall, truncateLength } from "./common.js"
 
 const ctx = (method: string, syscall: string, fd: number) => ({
   module: "FileSystem" as const,
@@ -125,7 +125,7 @@ export class UringFile implements FileSystem.File {
 
   truncate(length?: FileSystem.SizeInput): Effect.Effect<void, PlatformError> {
     return Effect.suspend(() => {
-      const len = length === undefined ? 0 : Number(length)
+      const len = truncateLength(length)
       const op = this.uring.supports("ftruncate")
         ? Effect.asVoid(
           this.uring.op(Fd.pinned(this.ref, (r, fd, cb) => r.ftruncate(fd, len, cb)), ctx("truncate", "ftruncate", this.ref.fd))
