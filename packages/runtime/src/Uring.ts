@@ -18,7 +18,7 @@
  * ```
  * @module
  */
-import { BadArgument, type PlatformError } from "@effect/platform/Error"
+import { BadArgument, type PlatformError, SystemError } from "@effect/platform/Error"
 import {
   type Bytes,
   constants,
@@ -178,6 +178,19 @@ export const fromRing = (ring: Ring, probed: ProbeResult = probe()): UringServic
       (error) =>
         error instanceof TypeError || error instanceof RangeError
           ? Effect.fail(new BadArgument({ module: ctx.module, method: ctx.method, description: error.message, cause: error }))
+          : (error as { code?: unknown })?.code === "ERR_RING_CLOSED"
+          // The layer that owned the ring was released while this resource lived on.
+          ? Effect.fail(
+            new SystemError({
+              reason: "BadResource",
+              module: ctx.module,
+              method: ctx.method,
+              syscall: ctx.syscall,
+              pathOrDescriptor: ctx.pathOrDescriptor,
+              description: "the io_uring ring is closed (its Layer was released)",
+              cause: error
+            })
+          )
           : Effect.die(error),
       onLateSuccess
     )
