@@ -78,20 +78,9 @@ const checkPath = (method: string, p: string): Effect.Effect<void, PlatformError
 export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): FileSystem.FileSystem => {
   // A File can outlive the ring (its scope closes after the layer's): the ring is drained by
   // then, so the fd is closed directly instead of leaking it (and dying in the finalizer).
-  const closeFd = (fd: number) =>
-    Effect.orElse(
-      Effect.catchAllDefect(uring.close(fd), (defect) =>
-        (defect as { code?: unknown } | null)?.code === "ERR_RING_CLOSED"
-          ? Effect.sync(() => {
-            try {
-              nodeFs.closeSync(fd)
-            } catch {
-              // already closed
-            }
-          })
-          : Effect.die(defect)),
-      () => Effect.void
-    )
+  // A File can outlive the ring (its scope closes after the layer's): then the fd is closed
+  // directly instead of leaking it.
+  const closeFd = (fd: number) => Fd.closeFd(uring, fd)
   const fdRef = (fd: number) => new Fd.FdRef(fd, closeFd)
 
   const openFd = (method: string, p: string, flags: number, mode: number) =>

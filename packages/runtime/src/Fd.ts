@@ -10,5 +10,5 @@
  * ```
  * @module
  */
-export { FdRef } from "./internal/fdref.js"
+export { closeFd, FdRef } from "./internal/fdref.js"
 export { pinned } from "./internal/flow.js"

@@ -1,5 +1,7 @@
 import { SystemError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import type { UringService } from "../Uring.js"
 
 /**
  * A reference-counted file descriptor (Eio's Rcfd): ops run inside `use`, and `close`
@@ -84,3 +86,20 @@ export class FdRef {
     )
   }).pipe(Effect.uninterruptible)
 }
+
+/**
+ * Closes `fd` through the ring; when the ring itself is already closed (a resource that
+ * outlived its layer), closes it directly. Other close errors are ignored: the fd is gone
+ * either way, and retrying could close a reused fd number.
+ */
+export const closeFd = (uring: UringService, fd: number): Effect.Effect<void> =>
+  Effect.catchAll(uring.close(fd), (e) =>
+    (e.cause as { code?: unknown } | undefined)?.code === "ERR_RING_CLOSED"
+      ? Effect.sync(() => {
+        try {
+          fs.closeSync(fd)
+        } catch {
+          // already closed
+        }
+      })
+      : Effect.void)

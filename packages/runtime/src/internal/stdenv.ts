@@ -10,7 +10,7 @@ import * as net from "node:net"
 import * as Cap from "../Cap.js"
 import type { BackendId, Pipe, Stdenv } from "../Stdenv.js"
 import type { UringService } from "../Uring.js"
-import { FdRef } from "./fdref.js"
+import { closeFd, FdRef } from "./fdref.js"
 import {
   makeSink,
   makeSource,
@@ -77,8 +77,7 @@ const closeFdSync = (fd: number) =>
 export const makeUring = (uring: UringService): Stdenv => {
   // close(2) directly when the ring cannot take the op (it is closed: a flow that outlives
   // the layer), which throws rather than failing.
-  const closeViaRing = (fd: number) =>
-    uring.close(fd).pipe(Effect.catchAllDefect(() => closeFdSync(fd)), Effect.orElse(() => closeFdSync(fd)))
+  const closeViaRing = (fd: number) => closeFd(uring, fd)
   return {
     ...common("io_uring", uring),
     fromFd: (fd, options) => {
