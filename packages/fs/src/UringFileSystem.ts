@@ -110,7 +110,8 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
       off >= buf.length
         ? Effect.succeed(off)
         : Effect.flatMap(
-          uring.op(Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, off, buf.length - off, off, cb)), ctx(method, "read", where)),
+          // Only used on regular files (readFile checked): a finite op.
+          uring.opFinite(Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, off, buf.length - off, off, cb)), ctx(method, "read", where)),
           (n) => (n === 0 ? Effect.succeed(off) : loop(off + n))
         )
     return loop(0)
@@ -149,7 +150,7 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
         Effect.suspend(() => {
           const out = new Uint8Array(256)
           return Effect.as(
-            uring.op(
+            uring.opFinite(
               Fd.pinned(ref, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, out, cb)),
               ctx("readFile", "fstat", p)
             ),

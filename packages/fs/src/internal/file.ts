@@ -27,18 +27,28 @@ export class UringFile implements FileSystem.File {
   readonly fd: FileSystem.File.Descriptor
   private position = 0
 
+  /**
+   * Regular files and block devices: positional I/O at the cursor, and every op is finite
+   * (the kernel cannot cancel it anyway), so it runs uninterruptibly and cheaply. Pipes,
+   * FIFOs, sockets, ttys and other character devices: I/O at the fd's own position (-1) with
+   * cancellable ops, so a read that never gets data can still be interrupted.
+   */
+  private readonly seekable: boolean
+
   constructor(
     private readonly uring: Uring.UringService,
     readonly ref: Fd.FdRef,
-    private readonly append: boolean
+    private readonly append: boolean,
+    seekable?: boolean
   ) {
     this.fd = FileSystem.FileDescriptor(ref.fd)
+    this.seekable = seekable ?? isSeekable(ref.fd)
   }
 
   get stat(): Effect.Effect<FileSystem.File.Info, PlatformError> {
     return Effect.suspend(() => {
       const out = new Uint8Array(256)
-      return this.uring.op(
+      return this.uring.opFinite(
         Fd.pinned(this.ref, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, C.STATX_BASIC_STATS | C.STATX_BTIME, out, cb)),
         ctx("stat", "statx", this.ref.fd)
       ).pipe(Effect.map(() => out))
@@ -46,7 +56,7 @@ export class UringFile implements FileSystem.File {
   }
 
   get sync(): Effect.Effect<void, PlatformError> {
-    return Effect.asVoid(this.uring.op(Fd.pinned(this.ref, (r, fd, cb) => r.fsync(fd, cb)), ctx("sync", "fsync", this.ref.fd)))
+    return Effect.asVoid(this.uring.opFinite(Fd.pinned(this.ref, (r, fd, cb) => r.fsync(fd, cb)), ctx("sync", "fsync", this.ref.fd)))
   }
 
   seek(offset: FileSystem.SizeInput, from: FileSystem.SeekMode): Effect.Effect<void> {
@@ -57,27 +67,22 @@ export class UringFile implements FileSystem.File {
     })
   }
 
+  // One read or write of `buffer` at `position` (-1: the fd's own position).
+  private io(method: string, write: boolean, buffer: Uint8Array, position: number) {
+    const prep = Fd.pinned(this.ref, (r, fd, cb) =>
+      write ? r.write(fd, buffer, 0, buffer.length, position, cb) : r.read(fd, buffer, 0, buffer.length, position, cb))
+    const where = ctx(method, write ? "write" : "read", this.ref.fd)
+    return this.seekable ? this.uring.opFinite(prep, where) : this.uring.op(prep, where)
+  }
+
   /** Reads at `offset` without touching the cursor (`pread`). */
   readAt(buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
-    return Effect.map(this.preadRaw("read", buffer, Number(offset)), FileSystem.Size)
+    return Effect.map(this.io("read", false, buffer, Number(offset)), FileSystem.Size)
   }
 
   /** Writes at `offset` without touching the cursor (`pwrite`). */
   writeAt(buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
-    return Effect.map(
-      this.uring.op(
-        Fd.pinned(this.ref, (r, fd, cb) => r.write(fd, buffer, 0, buffer.length, Number(offset), cb)),
-        ctx("write", "pwrite", this.ref.fd)
-      ),
-      FileSystem.Size
-    )
-  }
-
-  private preadRaw(method: string, buffer: Uint8Array, offset: number) {
-    return this.uring.op(
-      Fd.pinned(this.ref, (r, fd, cb) => r.read(fd, buffer, 0, buffer.length, offset, cb)),
-      ctx(method, "read", this.ref.fd)
-    )
+    return Effect.map(this.io("write", true, buffer, Number(offset)), FileSystem.Size)
   }
 
   // Reserve [start, start+len) of the cursor; on a short or failed transfer give back what
@@ -91,11 +96,15 @@ export class UringFile implements FileSystem.File {
     if (this.position === start + len) this.position = start + done
   }
 
-  private readCursor(method: string, buffer: Uint8Array): Effect.Effect<number, PlatformError> {
-    return Effect.suspend(() => {
+  // A read or write at the cursor. Seekable: reserve, op, settle in one uninterruptible
+  // region (the op is finite), so the cursor is always consistent. Otherwise the fd's own
+  // position is used and the op stays cancellable.
+  private atCursor(method: string, write: boolean, buffer: Uint8Array): Effect.Effect<number, PlatformError> {
+    if (!this.seekable || (write && this.append)) return this.io(method, write, buffer, -1)
+    return Effect.uninterruptible(Effect.suspend(() => {
       const len = buffer.length
       const start = this.reserve(len)
-      return Effect.matchEffect(this.preadRaw(method, buffer, start), {
+      return Effect.matchEffect(this.io(method, write, buffer, start), {
         onFailure: (e) => {
           this.settle(start, len, 0)
           return Effect.fail(e)
@@ -104,19 +113,19 @@ export class UringFile implements FileSystem.File {
           this.settle(start, len, n)
           return Effect.succeed(n)
         }
-      }).pipe(Effect.onInterrupt(() => Effect.sync(() => this.settle(start, len, 0))))
-    })
+      })
+    }))
   }
 
   read(buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
-    return Effect.map(this.readCursor("read", buffer), FileSystem.Size)
+    return Effect.map(this.atCursor("read", false, buffer), FileSystem.Size)
   }
 
   readAlloc(size: FileSystem.SizeInput): Effect.Effect<Option.Option<Uint8Array>, PlatformError> {
     return Effect.suspend(() => {
       const n = Number(size)
       const buffer = Buffer.allocUnsafeSlow(n)
-      return Effect.map(this.readCursor("readAlloc", buffer), (got) =>
+      return Effect.map(this.atCursor("readAlloc", false, buffer), (got) =>
         got === 0
           ? Option.none()
           : Option.some(got === n ? buffer : Uint8Array.prototype.slice.call(buffer, 0, got) as Uint8Array))
@@ -128,7 +137,7 @@ export class UringFile implements FileSystem.File {
       const len = truncateLength(length)
       const op = this.uring.supports("ftruncate")
         ? Effect.asVoid(
-          this.uring.op(Fd.pinned(this.ref, (r, fd, cb) => r.ftruncate(fd, len, cb)), ctx("truncate", "ftruncate", this.ref.fd))
+          this.uring.opFinite(Fd.pinned(this.ref, (r, fd, cb) => r.ftruncate(fd, len, cb)), ctx("truncate", "ftruncate", this.ref.fd))
         )
         : // No IORING_OP_FTRUNCATE before Linux 6.9: node's ftruncate (threadpool).
           this.ref.use("truncate", (fd) =>
@@ -141,32 +150,7 @@ export class UringFile implements FileSystem.File {
   }
 
   private writeOnce(method: string, buffer: Uint8Array): Effect.Effect<number, PlatformError> {
-    return Effect.suspend(() => {
-      if (this.append) {
-        return this.uring.op(
-          Fd.pinned(this.ref, (r, fd, cb) => r.write(fd, buffer, 0, buffer.length, -1, cb)),
-          ctx(method, "write", this.ref.fd)
-        )
-      }
-      const len = buffer.length
-      const start = this.reserve(len)
-      return Effect.matchEffect(
-        this.uring.op(
-          Fd.pinned(this.ref, (r, fd, cb) => r.write(fd, buffer, 0, len, start, cb)),
-          ctx(method, "write", this.ref.fd)
-        ),
-        {
-          onFailure: (e) => {
-            this.settle(start, len, 0)
-            return Effect.fail(e)
-          },
-          onSuccess: (n) => {
-            this.settle(start, len, n)
-            return Effect.succeed(n)
-          }
-        }
-      ).pipe(Effect.onInterrupt(() => Effect.sync(() => this.settle(start, len, 0))))
-    })
+    return this.atCursor(method, true, buffer)
   }
 
   write(buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
@@ -188,5 +172,14 @@ export class UringFile implements FileSystem.File {
           )
           : loop(rest.subarray(n)))
     return loop(buffer)
+  }
+}
+
+const isSeekable = (fd: number): boolean => {
+  try {
+    const st = fs.fstatSync(fd)
+    return st.isFile() || st.isBlockDevice()
+  } catch {
+    return false
   }
 }
