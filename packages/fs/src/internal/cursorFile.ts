@@ -1,0 +1,147 @@
+import { type PlatformError, SystemError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
+import type { Fd } from "@effio/runtime"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import { truncateLength } from "./common.js"
+
+/** True for fds with a file position (regular files, block devices). */
+export const isSeekable = (fd: number): boolean => {
+  try {
+    const st = fs.fstatSync(fd)
+    return st.isFile() || st.isBlockDevice()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The cursor semantics of `NodeFileSystem`'s `File`, without its lock, shared by the
+ * io_uring and node backends: every read/write on a seekable fd is positional. An op
+ * reserves its range of the cursor when it starts, so concurrent fibers on one handle get
+ * distinct, consecutive ranges (as if serialised) without waiting for each other; a short
+ * or failed transfer gives back the unused part unless a later op already reserved past it.
+ * In append mode writes go to the end of the file (O_APPEND, position -1) and leave the
+ * cursor alone. Non-seekable fds (pipes, FIFOs, ttys) use their own position (-1).
+ */
+export abstract class CursorFile implements FileSystem.File {
+  readonly [FileSystem.FileTypeId]: FileSystem.FileTypeId = FileSystem.FileTypeId
+  readonly fd: FileSystem.File.Descriptor
+  protected position = 0
+
+  constructor(
+    readonly ref: Fd.FdRef,
+    protected readonly append: boolean,
+    protected readonly seekable: boolean
+  ) {
+    this.fd = FileSystem.FileDescriptor(ref.fd)
+  }
+
+  abstract readonly stat: Effect.Effect<FileSystem.File.Info, PlatformError>
+  abstract readonly sync: Effect.Effect<void, PlatformError>
+  /** One read or write of all of `buffer` at `position` (-1: the fd's own position). */
+  protected abstract io(method: string, write: boolean, buffer: Uint8Array, position: number): Effect.Effect<number, PlatformError>
+  /** ftruncate(2). */
+  protected abstract ftruncate(length: number): Effect.Effect<void, PlatformError>
+  /**
+   * Whether a positional op can be made uninterruptible (it always completes promptly);
+   * otherwise an interruption rolls the reservation back with `onInterrupt`.
+   */
+  protected abstract readonly finiteOps: boolean
+
+  seek(offset: FileSystem.SizeInput, from: FileSystem.SeekMode): Effect.Effect<void> {
+    return Effect.sync(() => {
+      const n = Number(offset)
+      if (from === "start") this.position = n
+      else this.position += n
+    })
+  }
+
+  /** Reads at `offset` without touching the cursor (`pread`). */
+  readAt(buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
+    return Effect.map(this.io("read", false, buffer, Number(offset)), FileSystem.Size)
+  }
+
+  /** Writes at `offset` without touching the cursor (`pwrite`). */
+  writeAt(buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
+    return Effect.map(this.io("write", true, buffer, Number(offset)), FileSystem.Size)
+  }
+
+  private reserve(len: number): number {
+    const start = this.position
+    this.position = start + len
+    return start
+  }
+
+  private settle(start: number, len: number, done: number): void {
+    if (this.position === start + len) this.position = start + done
+  }
+
+  // A read or write at the cursor: reserve, transfer, settle.
+  private atCursor(method: string, write: boolean, buffer: Uint8Array): Effect.Effect<number, PlatformError> {
+    if (!this.seekable || (write && this.append)) return this.io(method, write, buffer, -1)
+    const transfer = Effect.suspend(() => {
+      const len = buffer.length
+      const start = this.reserve(len)
+      const settled = Effect.matchEffect(this.io(method, write, buffer, start), {
+        onFailure: (e) => {
+          this.settle(start, len, 0)
+          return Effect.fail(e)
+        },
+        onSuccess: (n) => {
+          this.settle(start, len, n)
+          return Effect.succeed(n)
+        }
+      })
+      return this.finiteOps ? settled : Effect.onInterrupt(settled, () => Effect.sync(() => this.settle(start, len, 0)))
+    })
+    return this.finiteOps ? Effect.uninterruptible(transfer) : transfer
+  }
+
+  read(buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
+    return Effect.map(this.atCursor("read", false, buffer), FileSystem.Size)
+  }
+
+  readAlloc(size: FileSystem.SizeInput): Effect.Effect<Option.Option<Uint8Array>, PlatformError> {
+    return Effect.suspend(() => {
+      const n = Number(size)
+      const buffer = Buffer.allocUnsafeSlow(n)
+      return Effect.map(this.atCursor("readAlloc", false, buffer), (got) =>
+        got === 0
+          ? Option.none()
+          : Option.some(got === n ? buffer : Uint8Array.prototype.slice.call(buffer, 0, got) as Uint8Array))
+    })
+  }
+
+  truncate(length?: FileSystem.SizeInput): Effect.Effect<void, PlatformError> {
+    return Effect.suspend(() => {
+      const len = truncateLength(length)
+      return Effect.tap(this.ftruncate(len), () =>
+        Effect.sync(() => {
+          if (!this.append && this.position > len) this.position = len
+        }))
+    })
+  }
+
+  write(buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
+    return Effect.map(this.atCursor("write", true, buffer), FileSystem.Size)
+  }
+
+  writeAll(buffer: Uint8Array): Effect.Effect<void, PlatformError> {
+    const loop = (rest: Uint8Array): Effect.Effect<void, PlatformError> =>
+      rest.length === 0 ? Effect.void : Effect.flatMap(this.atCursor("writeAll", true, rest), (n) =>
+        n === 0
+          ? Effect.fail(
+            new SystemError({
+              module: "FileSystem",
+              method: "writeAll",
+              reason: "WriteZero",
+              pathOrDescriptor: this.ref.fd,
+              description: "write returned 0 bytes written"
+            })
+          )
+          : loop(rest.subarray(n)))
+    return loop(buffer)
+  }
+}
