@@ -3,12 +3,16 @@
  * `npx tsx bench/run.ts [filter]`. The filter picks benchmarks whose name contains it.
  *
  * Env: EFFIO_BENCH_SECONDS (timed seconds per case, default 3), EFFIO_BENCH_FILE_MB
- * (test file size, default 1024).
+ * (random-read's test file size, default 1024), EFFIO_BENCH_PIPE_MB (bytes moved per
+ * pipe-throughput case, default 256).
  */
 import type { Benchmark } from "./lib/benchmark.ts"
+import { effectNop } from "./effect-nop.ts"
+import { pipeThroughput } from "./pipe-throughput.ts"
+import { fsBench } from "./fs.ts"
 import { randomRead } from "./random-read.ts"
 
-const benchmarks: ReadonlyArray<Benchmark> = [randomRead]
+const benchmarks: ReadonlyArray<Benchmark> = [randomRead, effectNop, pipeThroughput, fsBench]
 
 const filter = process.argv[2]
 const selected = benchmarks.filter((b) => filter === undefined || b.name.includes(filter))

@@ -41,12 +41,18 @@ const toMeasured = (ops: number, ns: bigint, cpu: NodeJS.CpuUsage): Measured => 
   return { ops, seconds, opsPerSec: ops / seconds, userUs: cpu.user, sysUs: cpu.system, cpuUsPerOp: (cpu.user + cpu.system) / ops }
 }
 
+/** Optional callbacks around the timed window (e.g. to watch GC only while it runs). */
+export interface WindowHooks {
+  readonly onStart?: () => void
+  readonly onEnd?: () => void
+}
+
 /**
  * Starts the workers with `start(counter)`, which must return a promise that settles once every
  * worker has seen `counter.stop` and finished (or rejects as soon as one fails: the measurement
  * then rejects with that error). Warm-up, then the timed window, then stop and drain.
  */
-export const timedAsync = async (timing: Timing, start: (counter: Counter) => Promise<unknown>): Promise<Measured> => {
+export const timedAsync = async (timing: Timing, start: (counter: Counter) => Promise<unknown>, hooks: WindowHooks = {}): Promise<Measured> => {
   const counter: Counter = { ops: 0, stop: false }
   const done = start(counter)
   const early = done.then(() => {
@@ -55,6 +61,7 @@ export const timedAsync = async (timing: Timing, start: (counter: Counter) => Pr
   early.catch(() => {})
   const sleep = (ms: number) => Promise.race([new Promise((r) => setTimeout(r, ms)), early])
   await sleep(timing.warmupMs)
+  hooks.onStart?.()
   const ops0 = counter.ops
   const cpu0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
@@ -62,6 +69,7 @@ export const timedAsync = async (timing: Timing, start: (counter: Counter) => Pr
   const ops1 = counter.ops
   const cpu = process.cpuUsage(cpu0)
   const t1 = process.hrtime.bigint()
+  hooks.onEnd?.()
   counter.stop = true
   await done
   return toMeasured(ops1 - ops0, t1 - t0, cpu)
