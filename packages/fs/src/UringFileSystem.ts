@@ -104,14 +104,19 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
       uring.statx(C.AT_FDCWD, p, flags, C.STATX_BASIC_STATS | C.STATX_BTIME, { method, syscall: "stat", pathOrDescriptor: p })
     )
 
-  // pread until `buf` is full or EOF; returns the byte count.
+  // pread until `buf` is full or EOF, in reads of at most 1 MiB (one huge read makes the
+  // kernel fault in and zero the whole fresh buffer in one go, measured 2-5x slower for
+  // 1 GiB files); returns the byte count.
   const readFully = (ref: Fd.FdRef, buf: Uint8Array, method: string, where: string | number = ref.fd): Effect.Effect<number, PlatformError> => {
     const loop = (off: number): Effect.Effect<number, PlatformError> =>
       off >= buf.length
         ? Effect.succeed(off)
         : Effect.flatMap(
           // Only used on regular files (readFile checked): a finite op.
-          uring.opFinite(Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, off, buf.length - off, off, cb)), ctx(method, "read", where)),
+          uring.opFinite(
+            Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, off, Math.min(CHUNK, buf.length - off), off, cb)),
+            ctx(method, "read", where)
+          ),
           (n) => (n === 0 ? Effect.succeed(off) : loop(off + n))
         )
     return loop(0)
@@ -144,30 +149,30 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
     return loop
   }
 
+  // readFile's size probe is a direct fstat(2) on the open fd instead of an IORING_OP_STATX:
+  // the kernel always hands statx to an io-wq worker (a thread hop costing more than the
+  // whole syscall), while fstat on an open fd answers from the inode without blocking.
+  const fstatSize = (ref: Fd.FdRef, p: string): Effect.Effect<{ readonly mode: number; readonly size: number }, PlatformError> =>
+    ref.use("readFile", (fd) =>
+      Effect.try({
+        try: () => {
+          const st = nodeFs.fstatSync(fd)
+          return { mode: st.mode, size: st.size }
+        },
+        catch: (e) => Errors.fromNodeError(e, ctx("readFile", "fstat", p))
+      }))
+
   const readFile = (p: string): Effect.Effect<Uint8Array, PlatformError> =>
     withFd("readFile", p, C.O_RDONLY, 0, (ref) =>
-      Effect.flatMap(
-        Effect.suspend(() => {
-          const out = new Uint8Array(256)
-          return Effect.as(
-            uring.opFinite(
-              Fd.pinned(ref, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, C.STATX_BASIC_STATS, out, cb)),
-              ctx("readFile", "fstat", p)
-            ),
-            out
-          )
-        }),
-        (out) => {
-          const st = decodeStatx(out)
-          if (fileTypeBits(st.mode) === DIR) {
-            return Effect.fail(Errors.fromErrno(EISDIR, ctx("readFile", "read", p)))
-          }
-          const size = Number(st.size)
-          if (size === 0 || fileTypeBits(st.mode) !== REG) return readUnsized(ref, "readFile", p)
-          const buf = Buffer.allocUnsafeSlow(size)
-          return Effect.map(readFully(ref, buf, "readFile", p), (n) => (n === size ? buf : buf.subarray(0, n)))
+      Effect.flatMap(fstatSize(ref, p), (st) => {
+        if (fileTypeBits(st.mode) === DIR) {
+          return Effect.fail(Errors.fromErrno(EISDIR, ctx("readFile", "read", p)))
         }
-      ))
+        const size = st.size
+        if (size === 0 || fileTypeBits(st.mode) !== REG) return readUnsized(ref, "readFile", p)
+        const buf = Buffer.allocUnsafeSlow(size)
+        return Effect.map(readFully(ref, buf, "readFile", p), (n) => (n === size ? buf : buf.subarray(0, n)))
+      }))
 
   const writeAllAt = (ref: Fd.FdRef, data: Uint8Array, append: boolean, method: string, where: string | number = ref.fd) => {
     const loop = (off: number): Effect.Effect<void, PlatformError> =>
@@ -286,7 +291,8 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
               Effect.zipRight(
                 Effect.acquireUseRelease(
                   Effect.try({
-                    try: () => pipe2().map(fdRef) as [Fd.FdRef, Fd.FdRef],
+                    // A 1 MiB pipe: 16× fewer splice round trips than the default 64 KiB.
+                    try: () => pipe2(CHUNK).map(fdRef) as [Fd.FdRef, Fd.FdRef],
                     catch: (e) => Errors.fromNodeError(e, ctx("copyFile", "pipe2", from))
                   }),
                   ([pr, pw]) => spliceCopy(src, dst, pr, pw, from),

@@ -1349,10 +1349,14 @@ Napi::Value Ring::Cancel(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, true);
 }
 
-// pipe2(O_CLOEXEC) -> [readFd, writeFd]. Node has no API for an OS pipe; the runtime's
-// stdenv needs one (env.pipe). Throws an Error with `code` = errno name on failure.
+// pipe2(O_CLOEXEC) -> [readFd, writeFd], optionally resized with F_SETPIPE_SZ (best effort:
+// the size is capped by /proc/sys/fs/pipe-max-size for unprivileged processes). Node has no
+// API for an OS pipe; the runtime's stdenv (env.pipe) and fs's splice copy need one. Throws an
+// Error with `code` = errno name on failure.
 Napi::Value Pipe2(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  int64_t want = 0;
+  if (info.Length() > 0 && !info[0].IsUndefined() && !GetInt(env, info[0], "size", 0, 1 << 30, &want)) return Napi::Value();
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     int err = errno;
@@ -1363,6 +1367,9 @@ Napi::Value Pipe2(const Napi::CallbackInfo& info) {
     e.ThrowAsJavaScriptException();
     return Napi::Value();
   }
+#ifdef F_SETPIPE_SZ
+  if (want > 0) (void)fcntl(fds[1], F_SETPIPE_SZ, static_cast<int>(want));
+#endif
   Napi::Array out = Napi::Array::New(env, 2);
   out.Set(0u, fds[0]);
   out.Set(1u, fds[1]);

@@ -139,7 +139,7 @@ interface Addon {
   probe(): ProbeResult
   NativeRing: new (entries: number, cqEntries: number, out: Int32Array, onBatch: (n: number) => void) => NativeRing
   platform: "linux" | "stub"
-  pipe2?: () => [number, number]
+  pipe2?: (size?: number) => [number, number]
   constants?: Record<string, number>
 }
 
@@ -176,18 +176,19 @@ export const probe = (): ProbeResult => {
 }
 
 /**
- * Creates an OS pipe with `pipe2(O_CLOEXEC)`: `[readFd, writeFd]`. Throws an `Error` whose
+ * Creates an OS pipe with `pipe2(O_CLOEXEC)`: `[readFd, writeFd]`. With `size`, the pipe's
+ * capacity is raised with `F_SETPIPE_SZ` where allowed (best effort). Throws an `Error` whose
  * `code` is the errno name (`EMFILE`, ...), or `ERR_NATIVE_UNAVAILABLE` when the addon
  * could not be loaded or has no pipe2 on this platform.
  */
-export const pipe2 = (): [number, number] => {
+export const pipe2 = (size?: number): [number, number] => {
   const fn = loaded.addon?.pipe2
   if (fn === undefined) {
     throw Object.assign(new Error(`pipe2 is unavailable: ${loaded.error ?? "not supported on this platform"}`), {
       code: "ERR_NATIVE_UNAVAILABLE"
     })
   }
-  return fn()
+  return size === undefined ? fn() : fn(size)
 }
 
 /**
