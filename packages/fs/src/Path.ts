@@ -656,40 +656,51 @@ export const rmdir = (p: Path): Effect.Effect<void, PlatformError> => {
     : Effect.flatMap(nParent("rmdir", p), (native) => nVoid("rmdir", "rmdir", p, (cb) => fs.rmdir(native, cb)))
 }
 
+// An op on two paths, each confined by its own directory capability (parent opened beneath
+// on io_uring, component walk on node); both must be on the same backend.
+const twoPaths = (
+  method: string,
+  p: Path,
+  to: Path,
+  onRing: (uring: Uring.UringService, d1: number, n1: string, d2: number, n2: string) => Effect.Effect<void, PlatformError>,
+  onNode: (from: string, to: string, cb: (err: NodeJS.ErrnoException | null) => void) => void
+): Effect.Effect<void, PlatformError> => {
+  const uring = p.dir.uring
+  return Effect.zipRight(
+    sameBackend(method, p, to),
+    uring !== undefined
+      ? uParent(uring, method, p, (d1, n1) => uParent(uring, method, to, (d2, n2) => onRing(uring, d1, n1, d2, n2)))
+      : Effect.flatMap(nParent(method, p), (a) =>
+        Effect.flatMap(nParent(method, to), (b) => nVoid(method, method, p, (cb) => onNode(a, b, cb))))
+  )
+}
+
 /**
  * Renames `p` to `to` (replacing a file there). Each path is confined by its own directory
  * capability, so renaming out of a confined directory is refused; both must be on the same
  * backend.
  */
-export const rename = (p: Path, to: Path): Effect.Effect<void, PlatformError> => {
-  const method = "rename"
-  const uring = p.dir.uring
-  return Effect.zipRight(
-    sameBackend(method, p, to),
-    uring !== undefined
-      ? uParent(uring, method, p, (d1, n1) =>
-        uParent(uring, method, to, (d2, n2) => uring.renameat(d1, n1, d2, n2, 0, hint(method, "renameat", p))))
-      : Effect.flatMap(nParent(method, p), (a) =>
-        Effect.flatMap(nParent(method, to), (b) => nVoid(method, "rename", p, (cb) => fs.rename(a, b, cb))))
+export const rename = (p: Path, to: Path): Effect.Effect<void, PlatformError> =>
+  twoPaths(
+    "rename",
+    p,
+    to,
+    (uring, d1, n1, d2, n2) => uring.renameat(d1, n1, d2, n2, 0, hint("rename", "renameat", p)),
+    (a, b, cb) => fs.rename(a, b, cb)
   )
-}
 
 /**
  * Creates `to` as a new hard link to the file at `p` (a symlink at `p` is linked itself, not
  * followed). Each path is confined by its own directory capability; same backend for both.
  */
-export const link = (p: Path, to: Path): Effect.Effect<void, PlatformError> => {
-  const method = "link"
-  const uring = p.dir.uring
-  return Effect.zipRight(
-    sameBackend(method, p, to),
-    uring !== undefined
-      ? uParent(uring, method, p, (d1, n1) =>
-        uParent(uring, method, to, (d2, n2) => uring.linkat(d1, n1, d2, n2, 0, hint(method, "linkat", p))))
-      : Effect.flatMap(nParent(method, p), (a) =>
-        Effect.flatMap(nParent(method, to), (b) => nVoid(method, "link", p, (cb) => fs.link(a, b, cb))))
+export const link = (p: Path, to: Path): Effect.Effect<void, PlatformError> =>
+  twoPaths(
+    "link",
+    p,
+    to,
+    (uring, d1, n1, d2, n2) => uring.linkat(d1, n1, d2, n2, 0, hint("link", "linkat", p)),
+    (a, b, cb) => fs.link(a, b, cb)
   )
-}
 
 /**
  * Creates a symlink at `p` pointing to `linkTo` (stored as given; following it later is
