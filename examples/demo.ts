@@ -39,9 +39,11 @@ Runtime.run((env) =>
               (w) =>
                 Switch.fork(
                   producers,
-                  Effect.forEach(Array.from({ length: perWorker }, (_, i) => i), (i) => sink.write(`worker ${w} line ${i}\n`), {
-                    discard: true
-                  })
+                  // 50 lines per write: one ring op carries a batch, as a buffered writer would.
+                  Effect.forEach(Array.from({ length: perWorker / 50 }, (_, b) => b), (b) =>
+                    sink.write(
+                      Array.from({ length: 50 }, (_, i) => `worker ${w} line ${b * 50 + i}\n`).join("")
+                    ), { discard: true })
                 ),
               { discard: true }
             )
