@@ -33,8 +33,9 @@ import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
-import { C, infoFromStatx, nodeCall, openFlags, truncateLength } from "./internal/common.js"
+import { C, infoFromStatx, openFlags, truncateLength } from "./internal/common.js"
 import { UringFile } from "./internal/file.js"
+import { nodeAsync } from "./internal/nodeFile.js"
 
 const EISDIR = -21
 const EEXIST = -17
@@ -266,7 +267,7 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
   const ftruncateRef = (ref: Fd.FdRef, length: number, method: string, where: string | number) =>
     uring.supports("ftruncate")
       ? Effect.asVoid(uring.op(Fd.pinned(ref, (r, fd, cb) => r.ftruncate(fd, length, cb)), ctx(method, "ftruncate", where)))
-      : ref.use(method, (fd) => nodeCall<void>(method, "ftruncate", where, (cb) => nodeFs.ftruncate(fd, length, (err) => cb(err, undefined))))
+      : ref.use(method, (fd) => nodeAsync<void>({ method, syscall: "ftruncate", pathOrDescriptor: where }, (cb) => nodeFs.ftruncate(fd, length, (err) => cb(err, undefined))))
 
   // copyFile: splice src → pipe → dst, all in the kernel. As libuv's copyfile: the
   // destination is opened without O_TRUNC and left alone when it is the source itself (a
@@ -286,7 +287,7 @@ export const make = (uring: Uring.UringService, node: FileSystem.FileSystem): Fi
             ? Effect.void
             : ftruncateRef(dst, 0, "copyFile", to).pipe(
               Effect.zipRight(
-                dst.use("copyFile", (fd) => nodeCall<void>("copyFile", "fchmod", to, (cb) => nodeFs.fchmod(fd, mode, (err) => cb(err, undefined))))
+                dst.use("copyFile", (fd) => nodeAsync<void>({ method: "copyFile", syscall: "fchmod", pathOrDescriptor: to }, (cb) => nodeFs.fchmod(fd, mode, (err) => cb(err, undefined))))
               ),
               Effect.zipRight(
                 Effect.acquireUseRelease(

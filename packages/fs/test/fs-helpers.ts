@@ -14,6 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as UringFileSystem from "../src/UringFileSystem.js"
+export { countFds, payload } from "./helpers.js"
 
 export type BackendId = "io_uring" | "node"
 
@@ -38,29 +39,11 @@ export const fixture = (name: string): string => path.join(packageDir, "test", "
 /** The tsx ESM loader, so a child runs as one `node` process. */
 export const tsxLoader = pathToFileURL(createRequire(path.join(repoDir, "package.json")).resolve("tsx")).href
 
-/** Open file descriptors of this process right now. */
-export const countFds = (): number => fs.readdirSync("/proc/self/fd").length
-
 /** A temp dir made with node directly (independent of the layer under test), removed after the scope. */
 export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
   Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "effio-fs-test-"))),
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
-
-/** Deterministic pseudo-random bytes (xorshift32): reproducible, incompressible, no runs. */
-export const payload = (size: number, seed = 0x9e3779b9): Uint8Array => {
-  const out = new Uint8Array(size)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 /** A seeded xorshift32 generator of integers in [0, n). */
 export const rng = (seed: number) => {

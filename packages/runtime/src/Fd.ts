@@ -12,3 +12,4 @@
  */
 export { closeFd, FdRef } from "./internal/fdref.js"
 export { pinned } from "./internal/flow.js"
+export { nodeAsync } from "./internal/node.js"

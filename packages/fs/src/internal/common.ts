@@ -1,8 +1,5 @@
-import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Errors } from "@effio/runtime"
 import { constants, type Statx } from "@effio/uring-native"
-import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 
@@ -137,26 +134,3 @@ export const infoFromStats = (stat: fs.Stats): FileSystem.File.Info => ({
   blksize: Option.map(Option.fromNullable(stat.blksize), FileSystem.Size),
   blocks: Option.fromNullable(stat.blocks)
 })
-
-/**
- * A node callback API as an Effect, errors mapped like the ring's (used for the methods
- * io_uring has no opcode for).
- */
-export const nodeCall = <A>(
-  method: string,
-  syscall: string,
-  path: string | number | undefined,
-  f: (cb: (err: NodeJS.ErrnoException | null, value: A) => void) => void
-): Effect.Effect<A, PlatformError> =>
-  Effect.async<A, PlatformError>((resume) => {
-    try {
-      f((err, value) =>
-        resume(
-          err
-            ? Effect.fail(Errors.fromNodeError(err, { module: "FileSystem", method, syscall, pathOrDescriptor: path }))
-            : Effect.succeed(value)
-        ))
-    } catch (err) {
-      resume(Effect.fail(Errors.fromNodeError(err, { module: "FileSystem", method, syscall, pathOrDescriptor: path })))
-    }
-  })

@@ -4,8 +4,9 @@ import { Fd, type Uring } from "@effio/runtime"
 import { decodeStatx as decode } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
-import { C, infoFromStatx, nodeCall } from "./common.js"
+import { C, infoFromStatx } from "./common.js"
 import { CursorFile, isSeekable } from "./cursorFile.js"
+import { nodeAsync } from "./nodeFile.js"
 
 const ctx = (method: string, syscall: string, fd: number) => ({
   module: "FileSystem" as const,
@@ -61,6 +62,6 @@ export class UringFile extends CursorFile {
       )
       : // No IORING_OP_FTRUNCATE before Linux 6.9: node's ftruncate (threadpool).
         this.ref.use("truncate", (fd) =>
-          nodeCall<void>("truncate", "ftruncate", fd, (cb) => fs.ftruncate(fd, len, (err) => cb(err, undefined))))
+          nodeAsync<void>({ method: "truncate", syscall: "ftruncate", pathOrDescriptor: fd }, (cb) => fs.ftruncate(fd, len, (err) => cb(err, undefined))))
   }
 }

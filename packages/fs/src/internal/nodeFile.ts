@@ -1,6 +1,6 @@
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Errors, type Fd } from "@effio/runtime"
+import { Fd } from "@effio/runtime"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { infoFromStats } from "./common.js"
@@ -14,36 +14,14 @@ export interface NodeCtx {
 }
 
 /**
- * A node callback API as an Effect whose interruption waits for the callback: the
- * threadpool request cannot be cancelled, and the caller's finalizers (closing an fd the
- * request uses) must not run before it is done.
+ * A node callback API as a FileSystem Effect whose interruption waits for the callback
+ * (`Fd.nodeAsync`): the threadpool request cannot be cancelled, and the caller's finalizers
+ * (closing an fd the request uses) must not run before it is done.
  */
 export const nodeAsync = <A>(
   ctx: NodeCtx,
   f: (cb: (err: NodeJS.ErrnoException | null, value: A) => void) => void
-): Effect.Effect<A, PlatformError> =>
-  Effect.async<A, PlatformError>((resume) => {
-    let done = false
-    let onDone: (() => void) | undefined
-    const fail = (err: unknown) => Effect.fail(Errors.fromNodeError(err, { module: "FileSystem", ...ctx }))
-    try {
-      f((err, value) => {
-        if (done) return
-        done = true
-        if (onDone !== undefined) onDone()
-        else resume(err ? fail(err) : Effect.succeed(value))
-      })
-    } catch (err) {
-      done = true
-      resume(fail(err))
-      return
-    }
-    if (done) return
-    return Effect.async<void>((resumeCancel) => {
-      if (done) return resumeCancel(Effect.void)
-      onDone = () => resumeCancel(Effect.void)
-    })
-  })
+): Effect.Effect<A, PlatformError> => Fd.nodeAsync({ module: "FileSystem", ...ctx }, f)
 
 /** Closes an fd with node's `fs.close`; errors (already closed) are ignored. */
 export const closeNodeFd = (fd: number): Effect.Effect<void> =>

@@ -1,4 +1,4 @@
-import { type PlatformError, SystemError } from "@effect/platform/Error"
+import type { PlatformError } from "@effect/platform/Error"
 import { constants } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -9,6 +9,7 @@ import type { Readable, Writable } from "node:stream"
 import type { OpCallback, Ring } from "@effio/uring-native"
 import type { UringService } from "../Uring.js"
 import { type ErrorContext, fromNodeError } from "./errors.js"
+import { nodeAsync } from "./node.js"
 import type { FdRef } from "./fdref.js"
 
 export const SourceTypeId: unique symbol = Symbol.for("@effio/runtime/Source")
@@ -236,14 +237,10 @@ export const nodeFdSource = (ref: FdRef): Source =>
   makeSource(
     (buf) =>
       ref.use("read", (fd) =>
-        Effect.async<number, PlatformError>((resume) => {
-          fs.read(fd, buf, 0, buf.length, null, (err, n) =>
-            resume(
-              err
-                ? Effect.fail(fromNodeError(err, { module: "Stream", method: "read", syscall: "read", pathOrDescriptor: fd }))
-                : Effect.succeed(n)
-            ))
-        })),
+        nodeAsync<number>(
+          { module: "Stream", method: "read", syscall: "read", pathOrDescriptor: fd },
+          (cb) => fs.read(fd, buf, 0, buf.length, null, cb)
+        )),
     ref.close
   )
 
@@ -255,20 +252,13 @@ export const nodeFdSink = (ref: FdRef): Sink =>
         const bytes = toBytes(data)
         const loop = (off: number): Effect.Effect<void, PlatformError> =>
           off >= bytes.length ? Effect.void : Effect.flatMap(
-            Effect.async<number, PlatformError>((resume) => {
-              fs.write(fd, bytes, off, bytes.length - off, null, (err, n) =>
-                resume(
-                  err
-                    ? Effect.fail(fromNodeError(err, { module: "Stream", method: "write", syscall: "write", pathOrDescriptor: fd }))
-                    : Effect.succeed(n)
-                ))
-            }),
+            nodeAsync<number>(
+              { module: "Stream", method: "write", syscall: "write", pathOrDescriptor: fd },
+              (cb) => fs.write(fd, bytes, off, bytes.length - off, null, cb)
+            ),
             (n) => loop(off + n)
           )
         return loop(0)
       }),
     ref.close
   )
-
-export const closedError = (method: string) =>
-  new SystemError({ reason: "BadResource", module: "Stream", method, description: "the flow is closed" })
