@@ -16,7 +16,7 @@
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Runtime } from "@effio/runtime"
+ * import { Runtime } from "@effio/core"
  * import { Path } from "@effio/fs"
  *
  * Runtime.run((env) =>
@@ -32,7 +32,7 @@
  */
 import { BadArgument, type PlatformError, SystemError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { Cap, Errors, Fd, Flow, type Uring } from "@effio/runtime"
+import { Cap, Errors, Fd, Flow, type Uring } from "@effio/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"

@@ -24,7 +24,7 @@
 import { BadArgument, type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
-import { Errors, Fd, Uring } from "@effio/runtime"
+import { Backend, Errors, Fd, Uring } from "@effio/core"
 import { decodeStatx, pipe2, type Statx } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -448,18 +448,31 @@ const fileTypeBits = (mode: number) => mode & S_IFMT
 const nodeFileSystem: Effect.Effect<FileSystem.FileSystem> = Effect.provide(FileSystem.FileSystem, NodeFileSystem.layer)
 
 /**
- * The FileSystem on the `Uring` service from the context (what `Runtime.layer` uses, so the
- * whole program shares one ring).
+ * The FileSystem over the `Uring` service in the context: it needs a ring and builds none
+ * (what `Runtime.layer` uses, so the whole program shares the loop's ring).
  */
-export const layerUring: Layer.Layer<FileSystem.FileSystem, never, Uring.Uring> = Layer.effect(
+export const layerWithRing: Layer.Layer<FileSystem.FileSystem, never, Uring.Uring> = Layer.effect(
   FileSystem.FileSystem,
   Effect.zipWith(Uring.Uring, nodeFileSystem, make)
 )
 
-/**
- * A self-contained FileSystem layer: builds its own ring and closes it (in-flight ops
- * cancelled and drained) when released. As easy to use as `NodeFileSystem.layer`; fails with
- * `UringUnavailable` where io_uring cannot be used.
- */
-export const layer: Layer.Layer<FileSystem.FileSystem, Uring.UringUnavailable> = layerUring.pipe(Layer.provide(Uring.layer()))
+/** @deprecated Use {@link layerWithRing} (same layer; the name said io_uring, not "needs a ring"). */
+export const layerUring: Layer.Layer<FileSystem.FileSystem, never, Uring.Uring> = layerWithRing
 
+/**
+ * The FileSystem over io_uring, or nothing: acquires the loop's shared ring (see
+ * `Uring.make`) and fails with `UringUnavailable` where io_uring cannot be used.
+ */
+export const layerStrict: Layer.Layer<FileSystem.FileSystem, Uring.UringUnavailable> = layerWithRing.pipe(
+  Layer.provide(Uring.layer())
+)
+
+/**
+ * The drop-in for `NodeFileSystem.layer`: io_uring where it is usable (the loop's shared
+ * ring), else node's file system with the same one-line notice as `Runtime.layer`; honours
+ * `EFFIO_BACKEND`. Fails only for a forced `EFFIO_BACKEND=io_uring` that is unavailable.
+ */
+export const layer: Layer.Layer<FileSystem.FileSystem, Uring.UringUnavailable | Backend.BackendUnavailable> = Backend.select({
+  io_uring: layerStrict,
+  node: NodeFileSystem.layer
+})

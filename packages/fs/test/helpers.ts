@@ -2,13 +2,15 @@
 // a sandbox with things outside it to protect, snapshots of those, fd counting.
 import type { PlatformError } from "@effect/platform/Error"
 import { expect } from "@effect/vitest"
-import { Cap, Uring } from "@effio/runtime"
+import { Cap, Uring } from "@effio/core"
 import { constants } from "@effio/uring-native"
 import { Effect, Exit } from "effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
+import { makeTempDir } from "../../../test-utils/index.js"
+
+export { countFds, payload } from "../../../test-utils/index.js"
 
 /** Makes a confined root capability on an existing directory. */
 export type MakeRoot = (dir: string) => Effect.Effect<Cap.Path, never, Scope.Scope>
@@ -37,10 +39,7 @@ export const backends: ReadonlyArray<readonly [string, MakeRoot]> = [
 ]
 
 /** A temp dir, removed (recursively) when the scope closes. */
-export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
-  Effect.sync(() => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "effio-path-test-")))),
-  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
-)
+export const tempDir: Effect.Effect<string, never, Scope.Scope> = makeTempDir("effio-path-test-")
 
 /** A confined root on a fresh temp dir: `{ root, dir }`. */
 export const rootIn = (make: MakeRoot) =>
@@ -106,21 +105,3 @@ export const expectFailure = <A, R>(eff: Effect.Effect<A, PlatformError, R>, rea
     expect((failure as { reason?: string }).reason).toBe(reason)
     return failure as PlatformError & { readonly reason: string; readonly method: string; readonly syscall?: string; readonly pathOrDescriptor?: string | number }
   })
-
-/** Open file descriptors of this process right now. */
-export const countFds = (): number => fs.readdirSync("/proc/self/fd").length
-
-/** Deterministic pseudo-random bytes (xorshift32). */
-export const payload = (size: number, seed = 0x9e3779b9): Uint8Array => {
-  const out = new Uint8Array(size)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    out[i] = x & 0xff
-  }
-  return out
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cap } from "@effio/runtime"
+import { Cap } from "@effio/core"
 import { Chunk, Effect, Option, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"

@@ -2,7 +2,7 @@
 // both backends, and nothing outside the sandbox may be read, created, changed or removed.
 import { describe, expect, it } from "@effect/vitest"
 import type { PlatformError } from "@effect/platform/Error"
-import { Cap } from "@effio/runtime"
+import { Cap } from "@effio/core"
 import { Effect, Fiber } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"

@@ -26,7 +26,8 @@ import type * as PlatformPath from "@effect/platform/Path"
 import { makeRunMain } from "@effect/platform/Runtime"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import { probe } from "@effio/uring-native"
+import { Backend as CoreBackend, Scheduler, Uring } from "@effio/core"
+import { UringFileSystem } from "@effio/fs"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -35,19 +36,17 @@ import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import type * as Scope from "effect/Scope"
-import * as Scheduler from "./Scheduler.js"
 import { makeNode, makeUring } from "./internal/stdenv.js"
 import * as Stdenv from "./Stdenv.js"
-import * as Uring from "./Uring.js"
 
 /** Backend choice: `auto` uses io_uring when available, else node. */
-export type Backend = "auto" | "io_uring" | "node"
+export type Backend = CoreBackend.Backend
 
 /** Options of {@link run}, {@link runPromise} and {@link layer}. */
 export interface RunOptions {
   /** Default: `EFFIO_BACKEND`, else `"auto"`. */
   readonly backend?: Backend | undefined
-  /** io_uring submission queue depth (default 256). */
+  /** io_uring submission queue depth of the loop's ring, when this opens it (default 256). */
   readonly queueDepth?: number | undefined
   /** Install the loop-cooperating scheduler (default true). */
   readonly scheduler?: boolean | undefined
@@ -55,91 +54,48 @@ export interface RunOptions {
 
 /**
  * Services every backend provides: the stdenv, `@effect/platform`'s `FileSystem` (over
- * io_uring when `@effio/fs` is installed and the backend is io_uring; node's otherwise) and
- * `Path`.
+ * io_uring on the io_uring backend, node's otherwise) and `Path`.
  */
 export type Services = Stdenv.Stdenv | FileSystem.FileSystem | PlatformPath.Path
 
-// @effio/fs depends on this package, so it is loaded on demand instead of imported: when it
-// is installed, io_uring programs get its FileSystem; without it, node's.
-interface FsModule {
-  readonly UringFileSystem: { readonly layerUring: Layer.Layer<FileSystem.FileSystem, never, Uring.Uring> }
-}
-const fsModuleName = "@effio/fs"
-const loadFsModule: Effect.Effect<FsModule | undefined> = Effect.promise(() =>
-  (import(fsModuleName) as Promise<FsModule>).then((m) => m, () => undefined)
-)
-
-const nodePlatform: Layer.Layer<FileSystem.FileSystem | PlatformPath.Path> = Layer.merge(NodeFileSystem.layer, NodePath.layer)
-
 /** The requested backend is not usable (forced io_uring where it is unavailable, or a bad name). */
-export class BackendUnavailable extends Error {
-  readonly _tag = "BackendUnavailable"
-  constructor(message: string) {
-    super(message)
-    this.name = "BackendUnavailable"
-  }
-}
-
-const backendFrom = (options: RunOptions): Backend => {
-  const raw = options.backend ?? process.env.EFFIO_BACKEND ?? "auto"
-  if (raw === "auto" || raw === "io_uring" || raw === "node") return raw
-  throw new BackendUnavailable(`unknown backend "${raw}" (EFFIO_BACKEND must be auto, io_uring or node)`)
-}
-
-let nodeAnnounced = false
-
-// One line on stderr, once per process, whenever the node backend is used instead of io_uring.
-const announceNode = (why: string) => {
-  if (nodeAnnounced) return
-  nodeAnnounced = true
-  process.stderr.write(`effio: using the node backend: ${why}\n`)
-}
+export const BackendUnavailable = CoreBackend.BackendUnavailable
+/** The requested backend is not usable (forced io_uring where it is unavailable, or a bad name). */
+export type BackendUnavailable = CoreBackend.BackendUnavailable
 
 /**
  * Decides the backend now. `auto` falls back to node when io_uring is unavailable; whenever
  * node is used, one line on stderr (once per process) says why. A forced `io_uring` that is
  * unavailable throws {@link BackendUnavailable}.
  */
-export const chooseBackend = (options: RunOptions = {}): Stdenv.BackendId => {
-  const wanted = backendFrom(options)
-  if (wanted === "node") {
-    announceNode(options.backend === "node" ? "requested by options.backend" : "requested by EFFIO_BACKEND=node")
-    return "node"
-  }
-  const probed = probe()
-  if (probed.available) return "io_uring"
-  if (wanted === "io_uring") throw new BackendUnavailable(`io_uring was requested but is unavailable: ${probed.reason}`)
-  announceNode(`io_uring is unavailable (${probed.reason})`)
-  return "node"
-}
+export const chooseBackend = (options: RunOptions = {}): Stdenv.BackendId => CoreBackend.choose(options.backend)
 
-/** The node backend: `@effect/platform-node`-style streams, no ring. */
-export const layerNode: Layer.Layer<Services> = Layer.merge(Layer.sync(Stdenv.Stdenv, makeNode), nodePlatform)
+/** The node backend: `@effect/platform-node`'s file system, node streams, no ring. */
+export const layerNode: Layer.Layer<Services> = Layer.mergeAll(
+  Layer.sync(Stdenv.Stdenv, makeNode),
+  NodeFileSystem.layer,
+  NodePath.layer
+)
 
-/** The io_uring backend: one ring for the loop (also provided as `Uring.Uring`). */
-export const layerUring = (options: RunOptions = {}): Layer.Layer<Services | Uring.Uring, Uring.UringUnavailable> => {
-  const env = Layer.effect(Stdenv.Stdenv, Effect.map(Uring.Uring, makeUring))
-  const fileSystem = Layer.unwrapEffect(
-    Effect.map(loadFsModule, (mod) => (mod ? mod.UringFileSystem.layerUring : NodeFileSystem.layer))
-  )
-  return Layer.mergeAll(env, fileSystem, NodePath.layer).pipe(Layer.provideMerge(Uring.layer({ queueDepth: options.queueDepth })))
-}
+/** The io_uring backend: the loop's shared ring (also provided as `Uring.Uring`). */
+export const layerUring = (options: RunOptions = {}): Layer.Layer<Services | Uring.Uring, Uring.UringUnavailable> =>
+  Layer.mergeAll(
+    Layer.effect(Stdenv.Stdenv, Effect.map(Uring.Uring, makeUring)),
+    UringFileSystem.layerWithRing,
+    NodePath.layer
+  ).pipe(Layer.provideMerge(Uring.layer({ queueDepth: options.queueDepth })))
 
 /**
  * The environment for the backend chosen by `options` (see {@link chooseBackend}). On
  * io_uring the context also holds `Uring.Uring` (reach it with `Effect.serviceOption`).
  */
-export const layer = (options: RunOptions = {}): Layer.Layer<Services, BackendUnavailable | Uring.UringUnavailable> =>
-  Layer.unwrapEffect(
-    Effect.try({
-      try: () => chooseBackend(options),
-      catch: (e) => (e instanceof BackendUnavailable ? e : new BackendUnavailable(String(e)))
-    }).pipe(Effect.map((backend) => {
-      const base = backend === "io_uring" ? (layerUring(options) as Layer.Layer<Services, Uring.UringUnavailable>) : layerNode
-      return options.scheduler === false ? base : Layer.merge(base, Scheduler.layer())
-    }))
+export const layer = (options: RunOptions = {}): Layer.Layer<Services, BackendUnavailable | Uring.UringUnavailable> => {
+  const base = CoreBackend.select<Services, Uring.UringUnavailable, never, never, never>(
+    { io_uring: layerUring(options), node: layerNode },
+    options.backend
   )
+  return options.scheduler === false ? base : Layer.merge(base, Scheduler.layer())
+}
 
 const program = <A, E, R extends Services | Scope.Scope>(
   main: (env: Stdenv.Stdenv) => Effect.Effect<A, E, R>,
@@ -167,6 +123,10 @@ const runMain = makeRunMain(({ fiber, teardown }) => {
     signal = sig
     remove()
     fiber.unsafeInterruptAsFork(fiber.id())
+    // Finite ops (regular files, metadata) cannot be interrupted: on a hung mount one would
+    // keep the program from ending. Cancel them after the interruption has reached the
+    // fibers that wait on them, so each ends as interrupted and the finalizers run.
+    setImmediate(() => Uring.cancelFiniteOps())
   }
   const onInt = () => onSignal("SIGINT")
   const onTerm = () => onSignal("SIGTERM")

@@ -16,13 +16,15 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type * as Cap from "./Cap.js"
-import type { Sink, Source } from "./internal/flow.js"
+import type { Backend, Cap, Flow } from "@effio/core"
 
-export type { Sink, Source } from "./internal/flow.js"
+/** A byte source (`Flow.Source`). */
+export type Source = Flow.Source
+/** A byte sink (`Flow.Sink`). */
+export type Sink = Flow.Sink
 
 /** Which I/O backend runs the program. */
-export type BackendId = "io_uring" | "node"
+export type BackendId = Backend.BackendId
 
 /** Wall clock (Effect's `Clock`): milliseconds since the epoch. */
 export interface WallClock {

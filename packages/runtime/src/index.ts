@@ -1,17 +1,13 @@
 /**
- * `@effio/runtime`: structured-concurrency I/O for Effect, driven by io_uring.
+ * `@effio/runtime`: structured-concurrency I/O for Effect, driven by io_uring. The
+ * composition root (Eio's `eio_main`): `Runtime.run(env => …)`, the stdenv and the Layers,
+ * plus `@effio/core`'s modules re-exported, so one import gives a program everything:
  *
  * ```ts
  * import { Flow, Runtime, Switch } from "@effio/runtime"
  * ```
  * @module
  */
-export * as Cap from "./Cap.js"
-export * as Errors from "./Errors.js"
-export * as Fd from "./Fd.js"
-export * as Flow from "./Flow.js"
+export { Backend, Cap, Errors, Fd, Flow, Scheduler, Switch, Uring } from "@effio/core"
 export * as Runtime from "./Runtime.js"
-export * as Scheduler from "./Scheduler.js"
 export * as Stdenv from "./Stdenv.js"
-export * as Switch from "./Switch.js"
-export * as Uring from "./Uring.js"

@@ -1,6 +1,6 @@
 import { type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import type { Fd } from "@effio/runtime"
+import type { Fd } from "@effio/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"

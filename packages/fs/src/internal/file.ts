@@ -1,6 +1,6 @@
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Fd, type Uring } from "@effio/runtime"
+import { Fd, type Uring } from "@effio/core"
 import { decodeStatx as decode } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"

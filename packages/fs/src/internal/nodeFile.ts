@@ -1,6 +1,6 @@
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { Fd } from "@effio/runtime"
+import { Fd } from "@effio/core"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { infoFromStats } from "./common.js"

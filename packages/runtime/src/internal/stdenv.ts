@@ -7,27 +7,13 @@ import type * as Scope from "effect/Scope"
 import { randomFillSync } from "node:crypto"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import * as Cap from "../Cap.js"
+import { Cap, Fd, Flow, type Uring } from "@effio/core"
 import type { BackendId, Pipe, Stdenv } from "../Stdenv.js"
-import type { UringService } from "../Uring.js"
-import { closeFd, FdRef } from "./fdref.js"
-import {
-  makeSink,
-  makeSource,
-  nodeFdSink,
-  nodeFdSource,
-  type Sink,
-  type Source,
-  readableSource,
-  toBytes,
-  uringSink,
-  uringSource,
-  writableSink
-} from "./flow.js"
+
 
 const noClose = () => Effect.void
 
-const common = (backendId: BackendId, uring: UringService | undefined) => ({
+const common = (backendId: BackendId, uring: Uring.UringService | undefined) => ({
   fs: Cap.root(Cap.makeDir({ native: "/", confined: false, uring })),
   cwd: Cap.root(Cap.makeDir({ native: process.cwd(), confined: true, uring })),
   clock: { now: Clock.currentTimeMillis, sleep: Effect.sleep },
@@ -74,23 +60,23 @@ const closeFdSync = (fd: number) =>
   })
 
 /** The stdenv on io_uring: stdio and pipes are fds driven through the ring. */
-export const makeUring = (uring: UringService): Stdenv => {
+export const makeUring = (uring: Uring.UringService): Stdenv => {
   // close(2) directly when the ring cannot take the op (it is closed: a flow that outlives
   // the layer), which throws rather than failing.
-  const closeViaRing = (fd: number) => closeFd(uring, fd)
+  const closeViaRing = (fd: number) => Fd.closeFd(uring, fd)
   return {
     ...common("io_uring", uring),
     fromFd: (fd, options) => {
-      const ref = new FdRef(fd, options?.close ? closeViaRing : noClose, "Stream")
-      return { source: uringSource(uring, ref), sink: uringSink(uring, ref) }
+      const ref = new Fd.FdRef(fd, options?.close ? closeViaRing : noClose, "Stream")
+      return { source: Flow.uringFdSource(uring, ref), sink: Flow.uringFdSink(uring, ref) }
     },
-    stdin: uringSource(uring, new FdRef(0, noClose, "Stream")),
-    stdout: uringSink(uring, new FdRef(1, noClose, "Stream")),
-    stderr: uringSink(uring, new FdRef(2, noClose, "Stream")),
+    stdin: Flow.uringFdSource(uring, new Fd.FdRef(0, noClose, "Stream")),
+    stdout: Flow.uringFdSink(uring, new Fd.FdRef(1, noClose, "Stream")),
+    stderr: Flow.uringFdSink(uring, new Fd.FdRef(2, noClose, "Stream")),
     pipe: osPipe(
       (r, w): Pipe => ({
-        source: uringSource(uring, new FdRef(r, closeViaRing, "Stream")),
-        sink: uringSink(uring, new FdRef(w, closeViaRing, "Stream"))
+        source: Flow.uringFdSource(uring, new Fd.FdRef(r, closeViaRing, "Stream")),
+        sink: Flow.uringFdSink(uring, new Fd.FdRef(w, closeViaRing, "Stream"))
       }),
       (p) => Effect.zipRight(p.source.close, p.sink.close)
     )
@@ -129,10 +115,10 @@ const memoryPipe: Effect.Effect<Pipe, never, Scope.Scope> = Effect.acquireReleas
       })
     const sinkClose = Effect.asVoid(Queue.offer(queue, null))
     return {
-      source: makeSource(read, Queue.shutdown(queue)),
-      sink: makeSink(
+      source: Flow.makeSource(read, Queue.shutdown(queue)),
+      sink: Flow.makeSink(
         (data) => {
-          const bytes = toBytes(data)
+          const bytes = Flow.toBytes(data)
           return bytes.length === 0 ? Effect.void : Effect.asVoid(Queue.offer(queue, bytes.slice()))
         },
         sinkClose
@@ -144,16 +130,16 @@ const memoryPipe: Effect.Effect<Pipe, never, Scope.Scope> = Effect.acquireReleas
 
 /** The stdenv on node streams (the fallback backend). */
 export const makeNode = (): Stdenv => {
-  let stdin: Source | undefined
-  let stdout: Sink | undefined
-  let stderr: Sink | undefined
+  let stdin: Flow.Source | undefined
+  let stdout: Flow.Sink | undefined
+  let stderr: Flow.Sink | undefined
   const nativePipe = osPipe(
     (r, w) => {
       const rs = new net.Socket({ fd: r, readable: true, writable: false })
       const ws = new net.Socket({ fd: w, readable: false, writable: true })
       return {
-        source: readableSource(rs, destroyWith(rs), r),
-        sink: writableSink(ws, destroyWith(ws), w)
+        source: Flow.fromReadable(rs, destroyWith(rs), r),
+        sink: Flow.fromWritable(ws, destroyWith(ws), w)
       }
     },
     (p: Pipe) => Effect.zipRight(p.source.close, p.sink.close)
@@ -161,19 +147,19 @@ export const makeNode = (): Stdenv => {
   return {
     ...common("node", undefined),
     fromFd: (fd, options) => {
-      const ref = new FdRef(fd, options?.close ? closeFdSync : noClose, "Stream")
-      return { source: nodeFdSource(ref), sink: nodeFdSink(ref) }
+      const ref = new Fd.FdRef(fd, options?.close ? closeFdSync : noClose, "Stream")
+      return { source: Flow.nodeFdSource(ref), sink: Flow.nodeFdSink(ref) }
     },
     // process.stdin/stdout are created on first use: a program that never reads stdin
     // never opens a handle on it.
     get stdin() {
-      return (stdin ??= readableSource(process.stdin, Effect.void, 0))
+      return (stdin ??= Flow.fromReadable(process.stdin, Effect.void, 0))
     },
     get stdout() {
-      return (stdout ??= writableSink(process.stdout, Effect.void, 1))
+      return (stdout ??= Flow.fromWritable(process.stdout, Effect.void, 1))
     },
     get stderr() {
-      return (stderr ??= writableSink(process.stderr, Effect.void, 2))
+      return (stderr ??= Flow.fromWritable(process.stderr, Effect.void, 2))
     },
     pipe: Effect.catchAll(nativePipe, (e) =>
       (e.cause as { code?: string } | undefined)?.code === "ERR_NATIVE_UNAVAILABLE" ? memoryPipe : Effect.fail(e))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Scheduler } from "@effio/runtime"
+import { Scheduler } from "@effio/core"
 import { Effect } from "effect"
 import * as EffectScheduler from "effect/Scheduler"
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Uring } from "@effio/runtime"
+import { Uring } from "@effio/core"
 import { constants, pipe2 } from "@effio/uring-native"
 import type { SystemError } from "@effect/platform/Error"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"

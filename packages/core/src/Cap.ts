@@ -14,8 +14,8 @@ import * as nodePath from "node:path"
 import type { FdRef } from "./internal/fdref.js"
 import type { UringService } from "./Uring.js"
 
-export const DirTypeId: unique symbol = Symbol.for("@effio/runtime/Dir")
-export const PathTypeId: unique symbol = Symbol.for("@effio/runtime/Path")
+export const DirTypeId: unique symbol = Symbol.for("@effio/core/Dir")
+export const PathTypeId: unique symbol = Symbol.for("@effio/core/Path")
 
 /** `AT_FDCWD`: a directory capability on the process's working directory uses no fd. */
 export const AT_FDCWD = -100

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Switch } from "@effio/runtime"
+import { Switch } from "@effio/core"
 import { Cause, Deferred, Effect, Exit, Fiber, Option, Ref } from "effect"
 
 // A log the tests assert the order of events on.

@@ -21,6 +21,24 @@ import { pinned, type Sink, SinkTypeId, type Source, SourceTypeId, type UringFd,
 export type { Sink, Source } from "./internal/flow.js"
 export { makeSink, makeSource } from "./internal/flow.js"
 
+/**
+ * Flows over an fd, one pair per backend: through the ring (`IORING_OP_READ`/`WRITE`; pipes,
+ * ttys and sockets at their own position), or through node's threadpool (`fs.read`/`fs.write`).
+ * The `FdRef` pins the fd for every op; closing a flow closes the ref.
+ */
+export { toBytes } from "./internal/flow.js"
+
+export {
+  nodeFdSink,
+  nodeFdSource,
+  /** A pull {@link Source} over a node `Readable` (its handle ref'd only while a read waits). */
+  readableSource as fromReadable,
+  uringSink as uringFdSink,
+  uringSource as uringFdSource,
+  /** A {@link Sink} over a node `Writable`; each write completes when node has flushed it. */
+  writableSink as fromWritable
+} from "./internal/flow.js"
+
 /** True for a {@link Source}. */
 export const isSource = (u: unknown): u is Source => typeof u === "object" && u !== null && SourceTypeId in u
 

@@ -12,10 +12,10 @@ import { type ErrorContext, fromNodeError } from "./errors.js"
 import { nodeAsync } from "./node.js"
 import type { FdRef } from "./fdref.js"
 
-export const SourceTypeId: unique symbol = Symbol.for("@effio/runtime/Source")
-export const SinkTypeId: unique symbol = Symbol.for("@effio/runtime/Sink")
+export const SourceTypeId: unique symbol = Symbol.for("@effio/core/Source")
+export const SinkTypeId: unique symbol = Symbol.for("@effio/core/Sink")
 /** Fast-path data of fd-backed flows on io_uring (used by `Flow.copy` for splice). */
-export const UringFdTag: unique symbol = Symbol.for("@effio/runtime/UringFd")
+export const UringFdTag: unique symbol = Symbol.for("@effio/core/UringFd")
 
 export interface UringFd {
   readonly ref: FdRef

@@ -1,7 +1,11 @@
-import { SystemError, type SystemErrorReason } from "@effect/platform/Error"
+// Effio's typed errors and the SystemErrors built from kernel and node failures.
+import { SystemError } from "@effect/platform/Error"
 import { errnoName } from "@effio/uring-native"
-import * as os from "node:os"
+import * as Data from "effect/Data"
 import { getSystemErrorMap } from "node:util"
+import { EXDEV, reasonOf } from "./errno.js"
+
+export { reasonOf } from "./errno.js"
 
 /** Where an error happened, for the `SystemError` fields. */
 export interface ErrorContext {
@@ -11,45 +15,6 @@ export interface ErrorContext {
   readonly pathOrDescriptor?: string | number | undefined
   /** Under a confined directory `EXDEV` (a `RESOLVE_BENEATH` escape) means PermissionDenied. */
   readonly confined?: boolean | undefined
-}
-
-const errnoNumber = (name: string): number | undefined =>
-  (os.constants.errno as Record<string, number | undefined>)[name]
-
-const EXDEV = errnoNumber("EXDEV") ?? 18
-
-/**
- * errno name → `SystemErrorReason`. Finer than `@effect/platform-node`'s: EPERM is
- * PermissionDenied, EAGAIN WouldBlock, ETIMEDOUT/ETIME TimedOut, EINVAL InvalidData.
- */
-export const reasonOf = (code: string, confined = false): SystemErrorReason => {
-  switch (code) {
-    case "ENOENT":
-      return "NotFound"
-    case "EACCES":
-    case "EPERM":
-      return "PermissionDenied"
-    case "EXDEV":
-      return confined ? "PermissionDenied" : "Unknown"
-    case "EEXIST":
-      return "AlreadyExists"
-    case "EISDIR":
-    case "ENOTDIR":
-    case "ELOOP":
-    case "EBADF":
-      return "BadResource"
-    case "EBUSY":
-      return "Busy"
-    case "EAGAIN":
-      return "WouldBlock"
-    case "ETIMEDOUT":
-    case "ETIME":
-      return "TimedOut"
-    case "EINVAL":
-      return "InvalidData"
-    default:
-      return "Unknown"
-  }
 }
 
 const errorMap = getSystemErrorMap()
@@ -89,3 +54,38 @@ export const fromNodeError = (err: unknown, ctx: ErrorContext): SystemError => {
     cause: err
   })
 }
+
+/** io_uring cannot be used here; `reason` says why (errno name included). */
+export class UringUnavailable extends Data.TaggedError("UringUnavailable")<{
+  readonly reason: string
+  readonly errno?: number | undefined
+}> {
+  override get message(): string {
+    return `io_uring is unavailable: ${this.reason}`
+  }
+}
+
+/** The requested backend is not usable (a forced io_uring where it is unavailable, or a bad name). */
+export class BackendUnavailable extends Data.TaggedError("BackendUnavailable")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/** True when `error` (a thrown value, or a SystemError's cause) says the ring was closed. */
+export const isRingClosed = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === "ERR_RING_CLOSED"
+
+/**
+ * The failure of an op on a ring whose Layer was released while the resource using it
+ * (a file, a flow) lived on.
+ */
+export const ringClosed = (ctx: ErrorContext, cause: unknown): SystemError =>
+  new SystemError({
+    reason: "BadResource",
+    module: ctx.module,
+    method: ctx.method,
+    syscall: ctx.syscall,
+    pathOrDescriptor: ctx.pathOrDescriptor,
+    description: "the io_uring ring is closed (its Layer was released)",
+    cause
+  })

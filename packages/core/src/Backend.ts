@@ -1,0 +1,88 @@
+/**
+ * The choice of I/O backend, shared by every Effio layer: io_uring where the kernel lets us
+ * use it, else node's own I/O (`@effect/platform-node`), said once on stderr.
+ *
+ * The backend is the caller's `backend` option, else `EFFIO_BACKEND` (`auto` | `io_uring` |
+ * `node`; empty means unset), else `auto`. `auto` is io_uring when `probe()` says it is
+ * available; otherwise node, with one line on stderr (once per process) saying why. A forced
+ * `io_uring` that is unavailable fails with {@link BackendUnavailable}.
+ *
+ * @example
+ * ```ts
+ * import { Backend } from "@effio/core"
+ *
+ * const id = Backend.choose() // "io_uring" | "node"
+ * ```
+ * @module
+ */
+import { probe } from "@effio/uring-native"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { BackendUnavailable } from "./internal/errors.js"
+
+export { BackendUnavailable } from "./internal/errors.js"
+
+/** What a caller may ask for: `auto` uses io_uring when available, else node. */
+export type Backend = "auto" | "io_uring" | "node"
+
+/** Which I/O backend runs the program. */
+export type BackendId = "io_uring" | "node"
+
+/** The requested backend: `backend` if given, else `EFFIO_BACKEND` (empty = unset), else `auto`. */
+export const requested = (backend?: Backend | undefined): Backend => {
+  const raw = backend ?? (process.env.EFFIO_BACKEND || undefined) ?? "auto"
+  if (raw === "auto" || raw === "io_uring" || raw === "node") return raw
+  throw new BackendUnavailable({ reason: `unknown backend "${raw}" (EFFIO_BACKEND must be auto, io_uring or node)` })
+}
+
+let nodeAnnounced = false
+
+/** One line on stderr, once per process, whenever the node backend is used instead of io_uring. */
+export const announceNode = (why: string): void => {
+  if (nodeAnnounced) return
+  nodeAnnounced = true
+  process.stderr.write(`effio: using the node backend: ${why}\n`)
+}
+
+/**
+ * Decides the backend now (see the module doc). Throws {@link BackendUnavailable} for a
+ * forced io_uring that is unavailable, or an unknown name.
+ */
+export const choose = (backend?: Backend | undefined): BackendId => {
+  const wanted = requested(backend)
+  if (wanted === "node") {
+    announceNode(backend === "node" ? "requested by options.backend" : "requested by EFFIO_BACKEND=node")
+    return "node"
+  }
+  const probed = probe()
+  if (probed.available) return "io_uring"
+  if (wanted === "io_uring") {
+    throw new BackendUnavailable({ reason: `io_uring was requested but is unavailable: ${probed.reason}` })
+  }
+  announceNode(`io_uring is unavailable (${probed.reason})`)
+  return "node"
+}
+
+/** {@link choose} as an Effect that fails with {@link BackendUnavailable}. */
+export const chooseEffect = (backend?: Backend | undefined): Effect.Effect<BackendId, BackendUnavailable> =>
+  Effect.try({
+    try: () => choose(backend),
+    catch: (e) => (e instanceof BackendUnavailable ? e : new BackendUnavailable({ reason: String(e) }))
+  })
+
+/**
+ * The layer of the chosen backend: `io_uring` where it is usable, else `node` (with the
+ * notice). The choice is made when the layer is built.
+ *
+ * @example
+ * ```ts
+ * const FileSystemLive = Backend.select({ io_uring: UringFileSystem.layerWithRing.pipe(...), node: NodeFileSystem.layer })
+ * ```
+ */
+export const select = <ROut, E1, E2, RIn1, RIn2>(
+  layers: { readonly io_uring: Layer.Layer<ROut, E1, RIn1>; readonly node: Layer.Layer<ROut, E2, RIn2> },
+  backend?: Backend | undefined
+): Layer.Layer<ROut, E1 | E2 | BackendUnavailable, RIn1 | RIn2> =>
+  Layer.unwrapEffect(
+    Effect.map(chooseEffect(backend), (id): Layer.Layer<ROut, E1 | E2, RIn1 | RIn2> => (id === "io_uring" ? layers.io_uring : layers.node))
+  )

@@ -1,0 +1,185 @@
+// Test helpers shared by every package's suites (imported by relative path; not a package):
+// temp dirs, fd counting, payloads, byte comparisons, and child processes running
+// TypeScript fixtures with the tsx loader.
+import { expect } from "@effect/vitest"
+import { Effect } from "effect"
+import type * as Scope from "effect/Scope"
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+export const repoDir = path.resolve(fileURLToPath(new URL(".", import.meta.url)), "..")
+
+/** The tsx ESM loader, so children run as one `node` process (signals reach the program itself). */
+export const tsxLoader = pathToFileURL(createRequire(path.join(repoDir, "package.json")).resolve("tsx")).href
+
+/** Open file descriptors of this process right now. */
+export const countFds = (): number => fs.readdirSync("/proc/self/fd").length
+
+/** A fresh temp dir (real path, symlinks resolved), removed (recursively) when the scope closes. */
+export const makeTempDir = (prefix: string): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)))),
+    (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+/** A seeded xorshift32 generator of integers in [0, n). */
+export const rng = (seed: number) => {
+  let x = seed >>> 0 || 1
+  return (n: number): number => {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    return x % n
+  }
+}
+
+/** Deterministic pseudo-random bytes (xorshift32): reproducible, incompressible, no runs. */
+export const payload = (size: number, seed = 0x9e3779b9): Uint8Array => {
+  const out = new Uint8Array(size)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    out[i] = x & 0xff
+  }
+  return out
+}
+
+export const concat = (parts: ReadonlyArray<Uint8Array>, total = parts.reduce((a, p) => a + p.length, 0)): Uint8Array => {
+  const out = new Uint8Array(total)
+  let off = 0
+  for (const p of parts) {
+    out.set(p, off)
+    off += p.length
+  }
+  return out
+}
+
+/** Asserts `actual` equals `expected` byte for byte, without printing megabytes when they differ. */
+export const expectSameBytes = (actual: Uint8Array, expected: Uint8Array): void => {
+  const n = Math.min(actual.length, expected.length)
+  let i = 0
+  while (i < n && actual[i] === expected[i]) i++
+  expect({ length: actual.length, firstDifference: i === n && actual.length === expected.length ? -1 : i })
+    .toEqual({ length: expected.length, firstDifference: -1 })
+}
+
+/** Non-empty lines of a text. */
+export const linesOf = (text: string): Array<string> => text.split("\n").filter((l) => l.length > 0)
+
+/** The absolute path of `cmd` on PATH, or undefined. */
+export const which = (cmd: string): string | undefined => {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    const p = path.join(dir, cmd)
+    try {
+      fs.accessSync(p, fs.constants.X_OK)
+      return p
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+export interface ChildResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: Buffer
+  readonly stderr: string
+  /** Milliseconds from spawn to exit. */
+  readonly elapsedMs: number
+  readonly timedOut: boolean
+}
+
+export interface ChildOptions {
+  readonly env?: Record<string, string | undefined>
+  /** Written to the child's stdin, which is then closed. */
+  readonly input?: Uint8Array
+  /** Leave the child's stdin pipe open (never written, never closed) until the child exits. */
+  readonly holdStdinOpen?: boolean
+  /** SIGKILL after this long (the result says `timedOut`). Default 40 s. */
+  readonly timeoutMs?: number
+  /** Called with each stdout chunk and the process, e.g. to signal it once it printed "ready". */
+  readonly onStdout?: (text: string, child: ChildProcess) => void
+  readonly cwd?: string
+}
+
+// Children start slowly (~1 s of CPU for node + tsx + effect): too many at once on a small
+// machine would make each one's timings meaningless, so at most this many run at a time.
+const maxChildren = Math.max(2, os.availableParallelism() * 2)
+let runningChildren = 0
+const waitingChildren: Array<() => void> = []
+const withChildSlot = async <A>(f: () => Promise<A>): Promise<A> => {
+  if (runningChildren >= maxChildren) await new Promise<void>((resolve) => waitingChildren.push(resolve))
+  runningChildren++
+  try {
+    return await f()
+  } finally {
+    runningChildren--
+    waitingChildren.shift()?.()
+  }
+}
+
+/** Runs `command args...` and collects its output and exit status. */
+export const runChild = (command: string, args: ReadonlyArray<string>, options: ChildOptions = {}): Promise<ChildResult> =>
+  withChildSlot(() => spawnChild(command, args, options))
+
+const spawnChild = (command: string, args: ReadonlyArray<string>, options: ChildOptions): Promise<ChildResult> =>
+  new Promise((resolve, reject) => {
+    const started = performance.now()
+    const env: Record<string, string | undefined> = { ...process.env, ...options.env }
+    for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k]
+    const child = spawn(command, args, {
+      cwd: options.cwd ?? repoDir,
+      env: env as NodeJS.ProcessEnv,
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    const out: Array<Buffer> = []
+    let err = ""
+    let seen = ""
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      child.kill("SIGKILL")
+    }, options.timeoutMs ?? 40_000)
+    child.stdout.on("data", (d: Buffer) => {
+      out.push(d)
+      if (options.onStdout) {
+        seen += d.toString("utf8")
+        options.onStdout(seen, child)
+      }
+    })
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString("utf8")
+    })
+    child.stdin.on("error", () => {}) // EPIPE when the child exits first
+    if (options.input !== undefined) child.stdin.end(options.input)
+    else if (!options.holdStdinOpen) child.stdin.end()
+    child.on("error", (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    child.on("close", (code, signal) => {
+      clearTimeout(timer)
+      if (!child.stdin.destroyed) child.stdin.destroy()
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: err, elapsedMs: performance.now() - started, timedOut })
+    })
+  })
+
+/** Runs a TypeScript file with `node --import tsx` (one process: signals reach it directly). */
+export const runTs = (file: string, args: ReadonlyArray<string> = [], options: ChildOptions & { readonly prefix?: ReadonlyArray<string> } = {}) => {
+  const argv = ["--import", tsxLoader, file, ...args]
+  return options.prefix && options.prefix.length > 0
+    ? runChild(options.prefix[0]!, [...options.prefix.slice(1), process.execPath, ...argv], options)
+    : runChild(process.execPath, argv, options)
+}
+
