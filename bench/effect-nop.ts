@@ -15,6 +15,7 @@ import type { Benchmark } from "./lib/benchmark.ts"
 import { type ChildCase, runChildren } from "./lib/child.ts"
 import { type GcStats, watchGc } from "./lib/gc.ts"
 import { type Counter, type Measured, type Timing, timedAsync, timingFromEnv } from "./lib/measure.ts"
+import { ringNotes } from "./lib/proc.ts"
 import { fmtInt, fmtNum, printTable } from "./lib/table.ts"
 
 /** Fibers of the concurrent cases. */
@@ -90,9 +91,6 @@ const countingHops = async <A>(f: () => Promise<A>): Promise<{ value: A; timeout
     globalThis.setImmediate = si
   }
 }
-
-const ringNotes = (info: { completions: number; batches: number; submitted: number; enters: number }) =>
-  `${fmtNum(info.completions / info.batches, 1)} CQEs/batch, ${fmtNum(info.submitted / info.enters, 1)} SQEs/enter`
 
 /** The ring saw exactly the ops the workers counted (each worker counts only a completed nop). */
 const checkRing = (info: { completions: number; submitted: number }, total: number) => {

@@ -10,11 +10,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import type { Benchmark } from "./lib/benchmark.ts"
 import { type ChildCase, type ChildOutcome, runChildren } from "./lib/child.ts"
-import { type Counter, type Measured, type Timing, timedAsync, timedSync, timingFromEnv } from "./lib/measure.ts"
-import { procNotes } from "./lib/proc.ts"
+import { chains, type Counter, type Measured, type Timing, timedAsync, timedSync, timingFromEnv } from "./lib/measure.ts"
+import { procNotes, ringNotes } from "./lib/proc.ts"
 import { randomPositions } from "./lib/rand.ts"
 import { fmtInt, fmtNum, printTable } from "./lib/table.ts"
-import { ensureTestFile, fileSizeFromEnv, warmPageCache } from "./lib/testfile.ts"
+import { arm, fileSizeFromEnv, prepareTestFile } from "./lib/testfile.ts"
 
 const BLOCK = 4096
 const DEPTH = 32
@@ -29,22 +29,13 @@ interface Args {
 type CaseResult = (Measured & { readonly notes?: string }) | { readonly skipped: string }
 
 // ---------------------------------------------------------------------------------------------
-// Read checks. The first and last byte of the buffer are zeroed before each read (the file has
-// no zero bytes), so a path that reports 4096 without filling the buffer fails too.
-
-const arm = (buf: Uint8Array): void => {
-  buf[0] = 0
-  buf[BLOCK - 1] = 0
-}
+// Read checks. The first and last byte of the buffer are zeroed before each read (`arm`: the
+// file has no zero bytes), so a path that reports 4096 without filling the buffer fails too.
 
 const readError = (n: number, buf: Uint8Array, pos: number): Error | undefined =>
   n === BLOCK && buf[0] !== 0 && buf[BLOCK - 1] !== 0
     ? undefined
     : new Error(`read of ${BLOCK} bytes at ${pos} gave ${n}${n === BLOCK ? " but left the buffer unfilled" : ""}`)
-
-/** DEPTH workers that each call `chain(counter, resolve, reject)`; settles when all are done. */
-const chains = (counter: Counter, chain: (counter: Counter, resolve: () => void, reject: (e: unknown) => void) => void) =>
-  Promise.all(Array.from({ length: DEPTH }, () => new Promise<void>((resolve, reject) => chain(counter, resolve, reject))))
 
 // ---------------------------------------------------------------------------------------------
 // Cases (run in children)
@@ -56,7 +47,7 @@ export const ring = async (a: Args): Promise<CaseResult> => {
   const fd = fs.openSync(a.file, "r")
   const next = randomPositions(a.size, BLOCK, SEED)
   const m = await timedAsync(a.timing, (counter) =>
-    chains(counter, (counter, resolve, reject) => {
+    chains(DEPTH, counter, (counter, resolve, reject) => {
       const buf = new Uint8Array(BLOCK)
       let pos = 0
       const issue = () => {
@@ -79,7 +70,7 @@ export const ring = async (a: Args): Promise<CaseResult> => {
     })
   )
   const info = ring.info()
-  const notes = `${procNotes()}; ${fmtNum(info.completions / info.batches, 1)} CQEs/batch, ${fmtNum(info.submitted / info.enters, 1)} SQEs/enter`
+  const notes = `${procNotes()}; ${ringNotes(info)}`
   ring.close()
   fs.closeSync(fd)
   return { ...m, notes }
@@ -90,7 +81,7 @@ export const fsReadCallback = async (a: Args): Promise<CaseResult> => {
   const fd = fs.openSync(a.file, "r")
   const next = randomPositions(a.size, BLOCK, SEED)
   const m = await timedAsync(a.timing, (counter) =>
-    chains(counter, (counter, resolve, reject) => {
+    chains(DEPTH, counter, (counter, resolve, reject) => {
       const buf = new Uint8Array(BLOCK)
       let pos = 0
       const issue = () => {
@@ -217,10 +208,8 @@ const cases = (args: Args): ReadonlyArray<ChildCase> => {
 const run = async (): Promise<boolean> => {
   const size = fileSizeFromEnv(1024)
   const timing = timingFromEnv()
-  const file = ensureTestFile(`effio-bench-${size / MiB}m.dat`, size)
-  console.error(`random-read: ${file.created ? "created" : "reusing"} ${file.path}; warming the page cache...`)
-  console.error(`random-read: read ${size / MiB} MiB in ${fmtNum(warmPageCache(file.path))} s`)
-  const args: Args = { file: file.path, size, timing }
+  const file = prepareTestFile("random-read", size)
+  const args: Args = { file, size, timing }
 
   const load0 = os.loadavg()[0]!
   const list = cases(args)

@@ -1,5 +1,6 @@
 /** Garbage collections seen by a `PerformanceObserver` while a measurement runs. */
-import { constants, type PerformanceEntry, PerformanceObserver } from "node:perf_hooks"
+import { constants, type PerformanceEntry, PerformanceObserver, performance } from "node:perf_hooks"
+import { fmtNum } from "./table.ts"
 
 export interface GcStats {
   /** Mark-compact collections (old generation). */
@@ -31,6 +32,35 @@ export const watchGc = (): { stop: () => GcStats } => {
       add(observer.takeRecords())
       observer.disconnect()
       return stats
+    }
+  }
+}
+
+/**
+ * Time spent in GC (PerformanceObserver "gc" entries): `share(seconds)` is the GC time of the
+ * last `seconds` before the call (the timed window) as a share of it. A large share means V8
+ * is copying many survivors per scavenge (see the report's notes on pretenuring).
+ */
+export const gcMeter = () => {
+  const entries: Array<{ startTime: number; duration: number }> = []
+  const take = (list: ReadonlyArray<{ startTime: number; duration: number }>) => {
+    for (const e of list) entries.push({ startTime: e.startTime, duration: e.duration })
+  }
+  const obs = new PerformanceObserver((list) => take(list.getEntries()))
+  obs.observe({ entryTypes: ["gc"] })
+  return {
+    share: (seconds: number): string => {
+      take(obs.takeRecords())
+      obs.disconnect()
+      const from = performance.now() - seconds * 1000
+      let ms = 0
+      let n = 0
+      for (const e of entries) {
+        if (e.startTime < from) continue
+        ms += e.duration
+        n++
+      }
+      return `GC ${fmtNum(ms / (seconds * 10), 0)}% (${n} pauses)`
     }
   }
 }

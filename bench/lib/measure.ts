@@ -36,6 +36,13 @@ export interface Counter {
   stop: boolean
 }
 
+/**
+ * `depth` callback-style workers for {@link timedAsync}: each calls `chain(counter, resolve,
+ * reject)` and resolves once it has seen `counter.stop`; settles when all are done.
+ */
+export const chains = (depth: number, counter: Counter, chain: (counter: Counter, resolve: () => void, reject: (e: unknown) => void) => void) =>
+  Promise.all(Array.from({ length: depth }, () => new Promise<void>((resolve, reject) => chain(counter, resolve, reject))))
+
 const toMeasured = (ops: number, ns: bigint, cpu: NodeJS.CpuUsage): Measured => {
   const seconds = Number(ns) / 1e9
   return { ops, seconds, opsPerSec: ops / seconds, userUs: cpu.user, sysUs: cpu.system, cpuUsPerOp: (cpu.user + cpu.system) / ops }

@@ -1,5 +1,6 @@
 /** Facts about the current process from /proc (Linux), for case notes. */
 import * as fs from "node:fs"
+import { fmtNum } from "./table.ts"
 
 /** How many of this process's fds are io_uring instances (shows whether libuv set one up). */
 export const ioUringFds = (): number => {
@@ -17,3 +18,7 @@ export const threadCount = (): number => Number(/^Threads:\s+(\d+)/m.exec(fs.rea
 
 /** "io_uring fds 1, threads 11". */
 export const procNotes = (): string => `io_uring fds ${ioUringFds()}, threads ${threadCount()}`
+
+/** "4.0 CQEs/batch, 2.1 SQEs/enter": how well a ring batched, from its `info()` counters. */
+export const ringNotes = (info: { completions: number; batches: number; submitted: number; enters: number }): string =>
+  `${fmtNum(info.completions / info.batches, 1)} CQEs/batch, ${fmtNum(info.submitted / info.enters, 1)} SQEs/enter`

@@ -1,8 +1,9 @@
-/** Big test files in the temp directory, created once and reused, and page-cache warming. */
+/** Big test files in the temp directory, created once and reused, what they hold, and page-cache warming. */
 import { randomFillSync } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { fmtNum } from "./table.ts"
 
 const MiB = 1024 * 1024
 
@@ -49,4 +50,39 @@ export const warmPageCache = (file: string): number => {
     fs.closeSync(fd)
   }
   return Number(process.hrtime.bigint() - t0) / 1e9
+}
+
+/**
+ * The test file of `size` bytes every big-file benchmark shares (`effio-bench-<MiB>m.dat`),
+ * created if needed and read once into the page cache; progress goes to stderr under `label`.
+ */
+export const prepareTestFile = (label: string, size: number): string => {
+  const file = ensureTestFile(`effio-bench-${size / MiB}m.dat`, size)
+  console.error(`${label}: ${file.created ? "created" : "reusing"} ${file.path}; warming the page cache...`)
+  console.error(`${label}: read ${size / MiB} MiB in ${fmtNum(warmPageCache(file.path))} s`)
+  return file.path
+}
+
+/** A test file is one 1 MiB chunk repeated ({@link ensureTestFile}): its first MiB tells every block. */
+export const readChunk = (file: string): Buffer => {
+  const chunk = Buffer.alloc(MiB)
+  const fd = fs.openSync(file, "r")
+  try {
+    if (fs.readSync(fd, chunk, 0, MiB, 0) !== MiB) throw new Error(`${file} is shorter than 1 MiB`)
+  } finally {
+    fs.closeSync(fd)
+  }
+  return chunk
+}
+
+/** The bytes the test file holds at `pos` (block-aligned, `len` ≤ 1 MiB - pos % 1 MiB). */
+export const expectedAt = (chunk: Buffer, pos: number, len: number): Buffer => chunk.subarray(pos % MiB, (pos % MiB) + len)
+
+/**
+ * Zeroes the first and last byte of `buf` before a read into it: a test file has no zero
+ * bytes, so a read that reports a full count but left the buffer unfilled shows.
+ */
+export const arm = (buf: Uint8Array): void => {
+  buf[0] = 0
+  buf[buf.length - 1] = 0
 }
