@@ -7,6 +7,9 @@
 // independent children run concurrently.
 import { describe, expect, it } from "@effect/vitest"
 import { seccompDenyPath } from "@effio/uring-native/test-tools"
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { type ChildResult, expectSameBytes, fixture, linesOf, payload, repoDir, runTs } from "./helpers.js"
 
@@ -31,6 +34,37 @@ const signalled = (signal: NodeJS.Signals, backend: "io_uring" | "node") => {
 }
 
 describe.concurrent("processes", { timeout: 90_000 }, () => {
+  // A finite op cannot be interrupted; on a hung mount it would keep a signalled program alive
+  // forever. Runtime.run cancels the ring's finite ops when the signal arrives.
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} ends a program blocked in a finite op (a stand-in for a hung mount): finalizers run, exit ${signal === "SIGINT" ? 130 : 143}`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effio-hung-"))
+      try {
+        const fifo = path.join(dir, "fifo")
+        execFileSync("mkfifo", [fifo])
+        let sent = false
+        const r = await runTs(fixture("hung-finite.ts"), [fifo], {
+          env: { EFFIO_BACKEND: "io_uring" },
+          timeoutMs: 20_000,
+          onStdout: (seen, child) => {
+            if (!sent && seen.includes("ready")) {
+              sent = true
+              setTimeout(() => child.kill(signal), 200)
+            }
+          }
+        })
+        const out = r.stdout.toString("utf8")
+        expect(r.timedOut, show(r)).toBe(false)
+        expect(out, show(r)).toContain("finalized")
+        expect(out, show(r)).toContain("closed")
+        expect(out).not.toContain("read returned")
+        expect(r.code, show(r)).toBe(signal === "SIGINT" ? 130 : 143)
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    })
+  }
+
   // Shells report a process killed by signal N as 128+N; Runtime.run exits with that code
   // itself after running the finalizers: SIGINT (2) → 130, SIGTERM (15) → 143.
   it("SIGINT interrupts Runtime.run: finalizers run, exit code 130 (128 + SIGINT)", async () => {
