@@ -3,9 +3,13 @@ import { describe, expect, it } from "@effect/vitest"
 import { Backend } from "@effio/core"
 import { Effect, Exit, Layer } from "effect"
 import * as Context from "effect/Context"
-import { afterEach, beforeEach } from "vitest"
+import { afterAll, afterEach, beforeEach, vi } from "vitest"
 
 const saved = process.env.EFFIO_BACKEND
+// The node notice goes to stderr once per process: captured here, asserted below.
+const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true)
+const notices = () => stderr.mock.calls.map((c) => String(c[0])).filter((l) => l.startsWith("effio: "))
+afterAll(() => stderr.mockRestore())
 beforeEach(() => {
   delete process.env.EFFIO_BACKEND
 })
@@ -50,4 +54,12 @@ describe("Backend", () => {
       process.env.EFFIO_BACKEND = "node"
       expect(yield* Effect.provide(Which, Backend.select(layers))).toBe("node")
     }))
+
+  it("whatever chose node, and however often, one stderr line in the process says so", () => {
+    Backend.choose("node")
+    process.env.EFFIO_BACKEND = "node"
+    Backend.choose()
+    expect(notices().length).toBe(1)
+    expect(notices()[0]).toMatch(/^effio: using the node backend: requested by (options\.backend|EFFIO_BACKEND=node)\n$/)
+  })
 })

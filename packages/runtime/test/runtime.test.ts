@@ -1,7 +1,14 @@
 import { describe, expect, it } from "@effect/vitest"
+import { afterAll, vi } from "vitest"
 import { Runtime, Stdenv, Uring } from "@effio/runtime"
 import { Effect, Option } from "effect"
 import { backends, readAll } from "./helpers.js"
+
+// The node backend's one-line notice goes to stderr once per process: captured for the whole
+// file (so it does not land in the test output), asserted below.
+const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true)
+const notices = () => stderr.mock.calls.map((c) => String(c[0])).filter((l) => l.startsWith("effio: "))
+afterAll(() => stderr.mockRestore())
 
 describe.each(backends)("Runtime on the %s backend", (backendId, layer) => {
   it("runPromise resolves with the program's value", async () => {
@@ -67,10 +74,16 @@ describe("Runtime", () => {
     await expect(Runtime.runPromise(() => Effect.void, { backend: "bogus" as any })).rejects.toThrow(/unknown backend "bogus"/)
   })
 
-  it("chooseBackend: auto picks io_uring where the probe says it is available; node when asked", () => {
+  it("chooseBackend: auto picks io_uring where the probe says it is available; node when asked, said once on stderr", () => {
+    const before = notices().length
     expect(Runtime.chooseBackend({ backend: "auto" })).toBe("io_uring")
     expect(Runtime.chooseBackend({ backend: "io_uring" })).toBe("io_uring")
+    expect(notices().length).toBe(before)
     expect(Runtime.chooseBackend({ backend: "node" })).toBe("node")
+    expect(Runtime.chooseBackend({ backend: "node" })).toBe("node")
+    // Once per process, whichever test used node first.
+    expect(notices().length).toBe(1)
+    expect(notices()[0]).toMatch(/^effio: using the node backend: requested by /)
   })
 
   it("EFFIO_BACKEND picks the backend when options do not", async () => {
