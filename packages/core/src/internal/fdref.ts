@@ -2,6 +2,7 @@ import { SystemError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import type { UringService } from "../Uring.js"
+import { isRingClosed } from "./errors.js"
 
 /**
  * A reference-counted file descriptor (Eio's Rcfd): ops run inside `use`, and `close`
@@ -94,7 +95,7 @@ export class FdRef {
  */
 export const closeFd = (uring: UringService, fd: number): Effect.Effect<void> =>
   Effect.catchAll(uring.close(fd), (e) =>
-    (e.cause as { code?: unknown } | undefined)?.code === "ERR_RING_CLOSED"
+    isRingClosed(e.cause)
       ? Effect.sync(() => {
         try {
           fs.closeSync(fd)

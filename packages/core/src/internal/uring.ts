@@ -81,7 +81,7 @@ export const fromRing = (ring: Ring, probed: ProbeResult = probe()): UringServic
             finite.delete(id)
             // Cancelled by cancelFinite (a signal is ending the program): the fiber ends as
             // interrupted, not with ECANCELED as a failure, so the exit code says "signal".
-            if (res === ECANCELED && cancelledFinite.size > 0 && cancelledFinite.delete(id)) resume(Effect.interrupt)
+            if (cancelledFinite.size > 0 && cancelledFinite.delete(id) && res === ECANCELED) resume(Effect.interrupt)
             else resume(settle(res))
           })
           finite.add(id)
