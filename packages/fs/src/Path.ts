@@ -162,20 +162,8 @@ const createFlags = (create: Create): number => {
 
 // ---- io_uring backend ---------------------------------------------------------------------
 
-/** Closes an fd through the ring; close(2) directly when the ring is gone (a defect). */
-const uringClose = (uring: Uring.UringService) => (fd: number): Effect.Effect<void> =>
-  uring.close(fd).pipe(
-    Effect.catchAllDefect(() =>
-      Effect.sync(() => {
-        try {
-          fs.closeSync(fd)
-        } catch {
-          // already closed
-        }
-      })
-    ),
-    Effect.ignore
-  )
+/** Closes an fd through the ring; close(2) directly when the ring is gone (`Fd.closeFd`). */
+const uringClose = (uring: Uring.UringService) => (fd: number): Effect.Effect<void> => Fd.closeFd(uring, fd)
 
 /** Runs `f` with the directory's fd, pinned open while it runs when the capability owns it. */
 const withDirFd = <A>(dir: Cap.Dir, method: string, f: (dirfd: number) => Effect.Effect<A, PlatformError>) =>

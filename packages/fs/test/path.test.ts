@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cap } from "@effio/core"
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Cap, Uring } from "@effio/core"
+import { Chunk, Effect, Exit, Option, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Path } from "../src/index.js"
@@ -446,5 +446,26 @@ describe("Path on an unconfined directory (env.fs style)", () => {
       yield* Path.rmtree(Path.join(fsRoot, dir, "a"))
       expect(fs.readdirSync(dir)).toEqual(["f"])
       yield* expectFailure(Path.rmtree(fsRoot), "InvalidData") // never rm -rf /
+    }))
+})
+
+describe("Path on io_uring: files and directories that outlive their ring", () => {
+  it.scoped("an openIn / openOut / openDir fd released after its ring is closed all the same", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      fs.writeFileSync(path.join(dir, "f"), "data")
+      fs.mkdirSync(path.join(dir, "d"))
+      const baseline = countFds()
+      const files = yield* Scope.make()
+      const ring = yield* Scope.make()
+      const uring = yield* Effect.orDie(Scope.extend(Uring.makePrivate(), ring))
+      const root = Cap.root(Cap.makeDir({ native: "/", confined: false, uring }))
+      yield* Scope.extend(Path.openIn(Path.join(root, dir, "f")), files)
+      yield* Scope.extend(Path.openOut(Path.join(root, dir, "g")), files)
+      yield* Scope.extend(Path.openDir(Path.join(root, dir, "d")), files)
+      // The ring goes first (its layer released), the files' scope closes afterwards.
+      yield* Scope.close(ring, Exit.void)
+      yield* Scope.close(files, Exit.void)
+      expect(countFds()).toBe(baseline)
     }))
 })
