@@ -37,10 +37,10 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as nodePath from "node:path"
 import { type Failure, resolveBeneath } from "./internal/beneath.js"
-import { C, infoFromStats, infoFromStatx } from "./internal/common.js"
+import { infoFromStats, infoFromStatx } from "./internal/common.js"
+import { C } from "./internal/constants.js"
 import { UringFile } from "./internal/file.js"
 import { closeNodeFd, nodeAsync, NodeFile } from "./internal/nodeFile.js"
 
@@ -69,14 +69,10 @@ export interface CreateOptions {
 
 // ---- paths as strings -----------------------------------------------------------------
 
-// Standard O_* flags from node (the same numbers as the kernel's on Linux, and defined
-// where the addon's constants are not); O_PATH, RESOLVE_*, AT_* and STATX_* are ring-only.
-const O = fs.constants
 const RESOLVE = C.RESOLVE_BENEATH | C.RESOLVE_NO_MAGICLINKS
 const STATX_MASK = C.STATX_BASIC_STATS | C.STATX_BTIME
 // Negative errnos (CQE style) of the platform, for errors raised here rather than by a call.
-const E = os.constants.errno
-const ERRNO = { EISDIR: -E.EISDIR, ENOTDIR: -E.ENOTDIR, ELOOP: -E.ELOOP } as const
+const ERRNO = { EISDIR: -C.EISDIR, ENOTDIR: -C.ENOTDIR, ELOOP: -C.ELOOP } as const
 
 /**
  * The path as the user sees it, for errors: `dir.native` + "/" + `relative`, not normalised
@@ -152,11 +148,11 @@ const createFlags = (create: Create): number => {
     case "never":
       return 0
     case "if-missing":
-      return O.O_CREAT
+      return C.O_CREAT
     case "or-truncate":
-      return O.O_CREAT | O.O_TRUNC
+      return C.O_CREAT | C.O_TRUNC
     case "exclusive":
-      return O.O_CREAT | O.O_EXCL
+      return C.O_CREAT | C.O_EXCL
   }
 }
 
@@ -311,12 +307,12 @@ const openFile = (
     )
   }
   // O_EXCL never follows a last symlink (the kernel says EEXIST): resolve it as itself.
-  const followFinal = (flags & O.O_EXCL) === 0
+  const followFinal = (flags & C.O_EXCL) === 0
   return Effect.flatMap(nResolve(method, p, followFinal), (native) =>
     Effect.map(
       Effect.acquireRelease(
         Effect.map(
-          nCall<number>(method, "open", p, (cb) => fs.open(native, flags | (p.dir.confined ? O.O_NOFOLLOW : 0), mode, cb)),
+          nCall<number>(method, "open", p, (cb) => fs.open(native, flags | (p.dir.confined ? C.O_NOFOLLOW : 0), mode, cb)),
           (fd) => new Fd.FdRef(fd, closeNodeFd)
         ),
         (ref) => ref.close
@@ -489,12 +485,12 @@ export const native = (p: Path): Effect.Effect<string> => Effect.sync(() => node
 
 /** The whole contents of the file at `p`. */
 export const load = (p: Path): Effect.Effect<Uint8Array, PlatformError> =>
-  Effect.scoped(Effect.flatMap(openFile("load", p, O.O_RDONLY, 0, false), (file) => readToEnd("load", p, file)))
+  Effect.scoped(Effect.flatMap(openFile("load", p, C.O_RDONLY, 0, false), (file) => readToEnd("load", p, file)))
 
 /** The whole contents of the file at `p`, decoded as UTF-8. */
 export const loadString = (p: Path): Effect.Effect<string, PlatformError> =>
   Effect.scoped(
-    Effect.flatMap(openFile("loadString", p, O.O_RDONLY, 0, false), (file) =>
+    Effect.flatMap(openFile("loadString", p, C.O_RDONLY, 0, false), (file) =>
       Effect.map(readToEnd("loadString", p, file), (bytes) => new TextDecoder("utf-8").decode(bytes)))
   )
 
@@ -506,14 +502,14 @@ export const loadString = (p: Path): Effect.Effect<string, PlatformError> =>
 export const save = (p: Path, data: Uint8Array | string, options: CreateOptions = {}): Effect.Effect<void, PlatformError> =>
   Effect.suspend(() => {
     const append = options.append ?? false
-    const flags = O.O_WRONLY | createFlags(options.create ?? (append ? "if-missing" : "or-truncate")) | (append ? O.O_APPEND : 0)
+    const flags = C.O_WRONLY | createFlags(options.create ?? (append ? "if-missing" : "or-truncate")) | (append ? C.O_APPEND : 0)
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data
     return Effect.scoped(Effect.flatMap(openFile("save", p, flags, options.perm ?? 0o666, append), (file) => file.writeAll(bytes)))
   })
 
 /** Opens the file at `p` for reading; closed when the scope closes. */
 export const openIn = (p: Path): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
-  openFile("openIn", p, O.O_RDONLY, 0, false)
+  openFile("openIn", p, C.O_RDONLY, 0, false)
 
 /**
  * Opens the file at `p` for reading and writing, with {@link save}'s options (default
@@ -523,7 +519,7 @@ export const openIn = (p: Path): Effect.Effect<FileSystem.File, PlatformError, S
 export const openOut = (p: Path, options: CreateOptions = {}): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
   Effect.suspend(() => {
     const append = options.append ?? false
-    const flags = O.O_RDWR | createFlags(options.create ?? (append ? "if-missing" : "or-truncate")) | (append ? O.O_APPEND : 0)
+    const flags = C.O_RDWR | createFlags(options.create ?? (append ? "if-missing" : "or-truncate")) | (append ? C.O_APPEND : 0)
     return openFile("openOut", p, flags, options.perm ?? 0o666, append)
   })
 
@@ -560,7 +556,7 @@ export const openDir = (p: Path): Effect.Effect<Path, PlatformError, Scope.Scope
     Effect.map(
       Effect.acquireRelease(
         Effect.map(
-          nCall<number>(method, "open", p, (cb) => fs.open(real, O.O_RDONLY | O.O_DIRECTORY | O.O_NOFOLLOW, cb)),
+          nCall<number>(method, "open", p, (cb) => fs.open(real, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW, cb)),
           (fd) => new Fd.FdRef(fd, closeNodeFd)
         ),
         (ref) => ref.close
@@ -737,7 +733,7 @@ export const isDirectory = (p: Path): Effect.Effect<boolean, PlatformError> =>
  */
 export const lines = (p: Path, options: { readonly maxLength?: number | undefined } = {}): Stream.Stream<string, PlatformError> =>
   Stream.unwrapScoped(
-    Effect.map(openFile("lines", p, O.O_RDONLY, 0, false), (file) =>
+    Effect.map(openFile("lines", p, C.O_RDONLY, 0, false), (file) =>
       Flow.lines(Flow.makeSource((buf) => Effect.map(file.read(buf), Number), Effect.void), {
         maxLength: options.maxLength ?? Number.POSITIVE_INFINITY
       }))

@@ -1,28 +1,9 @@
+import { SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { constants, type Statx } from "@effio/uring-native"
+import type { Statx } from "@effio/uring-native"
 import * as Option from "effect/Option"
-import * as fs from "node:fs"
-
-export const C = constants as Readonly<Record<string, number>> & {
-  readonly AT_FDCWD: number
-  readonly AT_EMPTY_PATH: number
-  readonly AT_SYMLINK_NOFOLLOW: number
-  readonly AT_REMOVEDIR: number
-  readonly O_RDONLY: number
-  readonly O_WRONLY: number
-  readonly O_RDWR: number
-  readonly O_CREAT: number
-  readonly O_EXCL: number
-  readonly O_TRUNC: number
-  readonly O_APPEND: number
-  readonly O_DIRECTORY: number
-  readonly O_NOFOLLOW: number
-  readonly O_PATH: number
-  readonly RESOLVE_BENEATH: number
-  readonly RESOLVE_NO_MAGICLINKS: number
-  readonly STATX_BASIC_STATS: number
-  readonly STATX_BTIME: number
-}
+import type * as fs from "node:fs"
+import { C } from "./constants.js"
 
 /** `FileSystem.OpenFlag` → `O_*` flags (as node's `fs.open` maps them). */
 export const openFlags = (flag: FileSystem.OpenFlag = "r"): number => {
@@ -50,33 +31,44 @@ export const openFlags = (flag: FileSystem.OpenFlag = "r"): number => {
   }
 }
 
+/** The `SystemError` of a write that wrote nothing. */
+export const writeZero = (method: string, where: string | number): SystemError =>
+  new SystemError({
+    module: "FileSystem",
+    method,
+    reason: "WriteZero",
+    pathOrDescriptor: where,
+    description: "write returned 0 bytes written"
+  })
+
 /** A truncate length as node takes it: none is 0, and so is a negative one. */
 export const truncateLength = (length: FileSystem.SizeInput | undefined): number =>
   length === undefined ? 0 : Math.max(0, Number(length))
 
-const S_IFMT = 0o170000
-
 /** Type of a file from its `st_mode`. */
 export const fileType = (mode: number): FileSystem.File.Type => {
-  switch (mode & S_IFMT) {
-    case 0o100000:
+  switch (mode & C.S_IFMT) {
+    case C.S_IFREG:
       return "File"
-    case 0o040000:
+    case C.S_IFDIR:
       return "Directory"
-    case 0o120000:
+    case C.S_IFLNK:
       return "SymbolicLink"
-    case 0o060000:
+    case C.S_IFBLK:
       return "BlockDevice"
-    case 0o020000:
+    case C.S_IFCHR:
       return "CharacterDevice"
-    case 0o010000:
+    case C.S_IFIFO:
       return "FIFO"
-    case 0o140000:
+    case C.S_IFSOCK:
       return "Socket"
     default:
       return "Unknown"
   }
 }
+
+/** True when `mode` (an `st_mode`) is of file type `type` (`C.S_IFDIR`, `C.S_IFREG`, ...). */
+export const isType = (mode: number, type: number): boolean => (mode & C.S_IFMT) === type
 
 // glibc's makedev(), as libuv reports st_dev/st_rdev from statx.
 const makedev = (major: number, minor: number): number =>

@@ -1,10 +1,10 @@
-import { type PlatformError, SystemError } from "@effect/platform/Error"
+import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type { Fd } from "@effio/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
-import { truncateLength } from "./common.js"
+import { truncateLength, writeZero } from "./common.js"
 
 /** True for fds with a file position (regular files, block devices). */
 export const isSeekable = (fd: number): boolean => {
@@ -132,15 +132,7 @@ export abstract class CursorFile implements FileSystem.File {
     const loop = (rest: Uint8Array): Effect.Effect<void, PlatformError> =>
       rest.length === 0 ? Effect.void : Effect.flatMap(this.atCursor("writeAll", true, rest), (n) =>
         n === 0
-          ? Effect.fail(
-            new SystemError({
-              module: "FileSystem",
-              method: "writeAll",
-              reason: "WriteZero",
-              pathOrDescriptor: this.ref.fd,
-              description: "write returned 0 bytes written"
-            })
-          )
+          ? Effect.fail(writeZero("writeAll", this.ref.fd))
           : loop(rest.subarray(n)))
     return loop(buffer)
   }

@@ -1,19 +1,11 @@
 import type { PlatformError } from "@effect/platform/Error"
-import * as FileSystem from "@effect/platform/FileSystem"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import { Fd, type Uring } from "@effio/core"
-import { decodeStatx as decode } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
-import * as fs from "node:fs"
-import { C, infoFromStatx } from "./common.js"
+import { infoFromStatx } from "./common.js"
+import { C } from "./constants.js"
 import { CursorFile, isSeekable } from "./cursorFile.js"
-import { nodeAsync } from "./nodeFile.js"
-
-const ctx = (method: string, syscall: string, fd: number) => ({
-  module: "FileSystem" as const,
-  method,
-  syscall,
-  pathOrDescriptor: fd
-})
+import { ctx, ftruncate, statxFd } from "./ringIo.js"
 
 /**
  * `FileSystem.File` over io_uring (cursor semantics in {@link CursorFile}). Seekable fds
@@ -35,13 +27,7 @@ export class UringFile extends CursorFile {
   }
 
   get stat(): Effect.Effect<FileSystem.File.Info, PlatformError> {
-    return Effect.suspend(() => {
-      const out = new Uint8Array(256)
-      return this.uring.opFinite(
-        Fd.pinned(this.ref, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, C.STATX_BASIC_STATS | C.STATX_BTIME, out, cb)),
-        ctx("stat", "statx", this.ref.fd)
-      ).pipe(Effect.map(() => out))
-    }).pipe(Effect.map((out) => infoFromStatx(decode(out))))
+    return Effect.map(statxFd(this.uring, this.ref, C.STATX_BASIC_STATS | C.STATX_BTIME, ctx("stat", "statx", this.ref.fd)), infoFromStatx)
   }
 
   get sync(): Effect.Effect<void, PlatformError> {
@@ -55,13 +41,8 @@ export class UringFile extends CursorFile {
     return this.seekable ? this.uring.opFinite(prep, where) : this.uring.op(prep, where)
   }
 
+  // No IORING_OP_FTRUNCATE before Linux 6.9: node's ftruncate (threadpool) there.
   protected ftruncate(len: number): Effect.Effect<void, PlatformError> {
-    return this.uring.supports("ftruncate")
-      ? Effect.asVoid(
-        this.uring.opFinite(Fd.pinned(this.ref, (r, fd, cb) => r.ftruncate(fd, len, cb)), ctx("truncate", "ftruncate", this.ref.fd))
-      )
-      : // No IORING_OP_FTRUNCATE before Linux 6.9: node's ftruncate (threadpool).
-        this.ref.use("truncate", (fd) =>
-          nodeAsync<void>({ method: "truncate", syscall: "ftruncate", pathOrDescriptor: fd }, (cb) => fs.ftruncate(fd, len, (err) => cb(err, undefined))))
+    return ftruncate(this.uring, this.ref, len, ctx("truncate", "ftruncate", this.ref.fd))
   }
 }

@@ -1,0 +1,93 @@
+// io_uring ops on a pinned fd (an `FdRef`), shared by the FileSystem methods, the io_uring
+// `File` and the io_uring directory backend.
+import type { PlatformError } from "@effect/platform/Error"
+import { Errors, Fd, type Uring } from "@effio/core"
+import { decodeStatx, type Statx } from "@effio/uring-native"
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import { writeZero } from "./common.js"
+import { C } from "./constants.js"
+
+/** Where a FileSystem op happened, for its `SystemError`. */
+export const ctx = (method: string, syscall: string, pathOrDescriptor: string | number): Errors.ErrorContext => ({
+  module: "FileSystem",
+  method,
+  syscall,
+  pathOrDescriptor
+})
+
+/** An `FdRef` whose close goes through the ring, or is a plain close(2) once the ring is gone. */
+export const fdRef = (uring: Uring.UringService, fd: number): Fd.FdRef => new Fd.FdRef(fd, (fd) => Fd.closeFd(uring, fd))
+
+/**
+ * One read into all of `buf` at `position` (-1: the fd's own position). `finite`: the fd is a
+ * regular file or block device, whose reads always complete promptly (`Uring.opFinite`);
+ * otherwise the read can be cancelled (pipes, FIFOs, ttys).
+ */
+export const readInto = (
+  uring: Uring.UringService,
+  ref: Fd.FdRef,
+  buf: Uint8Array,
+  position: number,
+  finite: boolean,
+  where: Errors.ErrorContext
+): Effect.Effect<number, PlatformError> => {
+  const prep = Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, position, cb))
+  return finite ? uring.opFinite(prep, where) : uring.op(prep, where)
+}
+
+/**
+ * Writes all of `data`: at `position` onwards, or at the fd's own position (the end with
+ * O_APPEND) when `position` is -1. A write of 0 bytes is a `WriteZero` failure.
+ */
+export const writeAll = (
+  uring: Uring.UringService,
+  ref: Fd.FdRef,
+  data: Uint8Array,
+  position: number,
+  where: Errors.ErrorContext
+): Effect.Effect<void, PlatformError> => {
+  const loop = (off: number): Effect.Effect<void, PlatformError> =>
+    off >= data.length
+      ? Effect.void
+      : Effect.flatMap(
+        uring.op(Fd.pinned(ref, (r, fd, cb) => r.write(fd, data, off, data.length - off, position < 0 ? -1 : position + off, cb)), where),
+        (n) => (n === 0 ? Effect.fail(writeZero(where.method, where.pathOrDescriptor ?? ref.fd)) : loop(off + n))
+      )
+  return loop(0)
+}
+
+/**
+ * fstat(2) of the fd, called directly: on an open fd it answers from the inode without
+ * blocking, where an `IORING_OP_STATX` always goes to an io-wq worker (a thread hop costing
+ * more than the whole syscall).
+ */
+export const fstatDirect = (ref: Fd.FdRef, where: Errors.ErrorContext): Effect.Effect<fs.Stats, PlatformError> =>
+  ref.use(where.method, (fd) =>
+    Effect.try({
+      try: () => fs.fstatSync(fd),
+      catch: (e) => Errors.fromNodeError(e, where)
+    }))
+
+/** statx(2) of the fd itself through the ring (`AT_EMPTY_PATH`). */
+export const statxFd = (
+  uring: Uring.UringService,
+  ref: Fd.FdRef,
+  mask: number,
+  where: Errors.ErrorContext
+): Effect.Effect<Statx, PlatformError> =>
+  Effect.suspend(() => {
+    const out = new Uint8Array(256)
+    return Effect.as(uring.opFinite(Fd.pinned(ref, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, mask, out, cb)), where), out)
+  }).pipe(Effect.map(decodeStatx))
+
+/** ftruncate(2): through the ring where the kernel has `IORING_OP_FTRUNCATE` (Linux 6.9), else node's. */
+export const ftruncate = (
+  uring: Uring.UringService,
+  ref: Fd.FdRef,
+  length: number,
+  where: Errors.ErrorContext
+): Effect.Effect<void, PlatformError> =>
+  uring.supports("ftruncate")
+    ? Effect.asVoid(uring.opFinite(Fd.pinned(ref, (r, fd, cb) => r.ftruncate(fd, length, cb)), where))
+    : ref.use(where.method, (fd) => Fd.nodeAsync<void>(where, (cb) => fs.ftruncate(fd, length, (err) => cb(err, undefined))))
