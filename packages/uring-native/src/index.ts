@@ -56,6 +56,26 @@ export interface RingOptions {
   readonly entries?: number
   /** Completion queue entries; at least 2× `entries`. Default 4× `entries`. */
   readonly cqEntries?: number
+  /**
+   * Test-only: `close()` cancels op by op (`IORING_OP_ASYNC_CANCEL` by each op's id), as on
+   * kernels without `IORING_ASYNC_CANCEL_ANY` (before 5.19), instead of with one cancel-any.
+   */
+  readonly testNoCancelAny?: boolean
+  /**
+   * Test-only: `close()` bounds its waits with a timeout SQE, as on kernels without
+   * `IORING_FEAT_EXT_ARG` (before 5.11), instead of with a wait timeout.
+   */
+  readonly testNoExtArg?: boolean
+  /**
+   * Test-only: `close()` issues no cancels at all, so every op in flight looks like one the
+   * kernel cannot cancel (close waits for its real completion).
+   */
+  readonly testNoDrainCancel?: boolean
+  /**
+   * Test-only: after how many ms a `close()` still waiting for ops prints its one-line
+   * warning on stderr. Default 2000.
+   */
+  readonly testDrainWarnMs?: number
 }
 
 /** Counters and setup facts of a ring. */
@@ -109,35 +129,53 @@ export interface OpenHow {
   readonly resolve?: number
 }
 
+// The op kinds of NativeRing.prep, by position in native/ops.h's EFFIO_OPS; checked against
+// the addon's own table at load, so a stale build is refused rather than misread.
+const Op = {
+  nop: 0,
+  read: 1,
+  write: 2,
+  readv: 3,
+  writev: 4,
+  fsync: 5,
+  openat2: 6,
+  close: 7,
+  statx: 8,
+  unlinkat: 9,
+  renameat: 10,
+  linkat: 11,
+  mkdirat: 12,
+  symlinkat: 13,
+  fallocate: 14,
+  ftruncate: 15,
+  splice: 16,
+  timeout: 17,
+  poll_add: 18,
+  async_cancel: 19
+} as const
+type OpKind = (typeof Op)[keyof typeof Op]
+
 interface NativeRing {
   info(): RingInfo
   inFlight(): number
   submit(): number
   close(): void
-  nop(slot: number): void
-  rw(slot: number, write: boolean, fd: number, buf: Bytes, off: number, len: number, pos: number): void
-  rwv(slot: number, write: boolean, fd: number, bufs: ReadonlyArray<Bytes>, pos: number): void
-  fsync(slot: number, fd: number, datasync: boolean): void
-  openat2(slot: number, dirfd: number, path: string, flags: number, mode: number, resolve: number): void
-  close_(slot: number, fd: number): void
-  statx(slot: number, dirfd: number, path: string, flags: number, mask: number, out: Bytes): void
-  unlinkat(slot: number, dirfd: number, path: string, flags: number): void
-  renameat(slot: number, d1: number, p1: string, d2: number, p2: string, flags: number): void
-  linkat(slot: number, d1: number, p1: string, d2: number, p2: string, flags: number): void
-  mkdirat(slot: number, dirfd: number, path: string, mode: number): void
-  symlinkat(slot: number, target: string, dirfd: number, linkpath: string): void
-  fallocate(slot: number, fd: number, mode: number, offset: number, length: number): void
-  ftruncate(slot: number, fd: number, length: number): void
-  splice(slot: number, fdIn: number, offIn: number, fdOut: number, offOut: number, len: number, flags: number): void
-  timeout(slot: number, ns: number, count: number, flags: number): void
-  pollAdd(slot: number, fd: number, events: number, multishot: boolean): void
-  asyncCancel(slot: number, target: number): void
-  cancel(target: number): boolean
+  /** Every op: `id` (generation * 2^24 + slot), the op kind, then the op's own arguments. */
+  prep(id: number, kind: OpKind, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): void
+  cancel(id: number): boolean
 }
 
 interface Addon {
   probe(): ProbeResult
-  NativeRing: new (entries: number, cqEntries: number, out: Int32Array, onBatch: (n: number) => void) => NativeRing
+  NativeRing: new (
+    entries: number,
+    cqEntries: number,
+    out: Int32Array,
+    onBatch: (n: number) => void,
+    testFlags?: number,
+    drainWarnMs?: number
+  ) => NativeRing
+  opKinds?: Record<string, number>
   platform: "linux" | "stub"
   pipe2?: (size?: number) => [number, number]
   constants?: Record<string, number>
@@ -145,11 +183,20 @@ interface Addon {
 
 const load = (): { addon?: Addon; error?: string } => {
   const require = createRequire(import.meta.url)
+  let addon: Addon
   try {
-    return { addon: require("../build/Release/effio_uring.node") as Addon }
+    addon = require("../build/Release/effio_uring.node") as Addon
   } catch (e) {
     return { error: e instanceof Error ? e.message.split("\n")[0] : String(e) }
   }
+  if (addon.platform === "linux") {
+    const kinds = addon.opKinds ?? {}
+    const stale = Object.entries(Op).filter(([name, kind]) => kinds[name] !== kind)
+    if (stale.length > 0 || Object.keys(kinds).length !== Object.keys(Op).length) {
+      return { error: "the native addon does not match this facade (stale build? run scripts/build-native.mjs)" }
+    }
+  }
+  return { addon }
 }
 const loaded = load()
 
@@ -247,6 +294,13 @@ export const decodeStatx = (buf: Uint8Array): Statx => {
 /** Bytes a {@link Ring.statx} output buffer needs. */
 export const STATX_SIZE = 256
 
+
+/**
+ * The platform's errno numbers by name (`errno.ENOENT === 2`, `errno.ETIME === 62` on Linux),
+ * positive as the kernel defines them: a CQE result `res` is `-errno.X` on failure.
+ */
+export const errno: Readonly<Record<string, number>> = Object.freeze({ ...osConstants.errno })
+
 /** Error thrown by {@link Ring}'s constructor when io_uring cannot be set up. */
 export class RingUnavailableError extends Error {
   readonly code = "ERR_IO_URING_UNAVAILABLE"
@@ -260,6 +314,42 @@ export class RingUnavailableError extends Error {
 }
 
 /**
+ * Error thrown when an op is started on a ring that is closed or closing (also by
+ * {@link Ring.cancel} on a closed ring). `code` stays `"ERR_RING_CLOSED"` for callers that
+ * match on it.
+ */
+export class RingClosedError extends Error {
+  readonly code = "ERR_RING_CLOSED"
+  constructor(message = "the ring is closed") {
+    super(message)
+    this.name = "RingClosedError"
+  }
+}
+
+/**
+ * True for a {@link RingClosedError}, or any error with `code === "ERR_RING_CLOSED"` (e.g. one
+ * from another copy of this package).
+ */
+export const isRingClosedError = (error: unknown): boolean =>
+  error instanceof RingClosedError || (error as { code?: unknown } | null)?.code === "ERR_RING_CLOSED"
+
+// The native addon throws a plain Error with code ERR_RING_CLOSED: give it its class.
+const typed = (error: unknown): unknown =>
+  !(error instanceof RingClosedError) && (error as { code?: unknown } | null)?.code === "ERR_RING_CLOSED"
+    ? new RingClosedError((error as Error).message)
+    : error
+
+// Op ids: generation * 2^24 + slot. The generation of a slot moves on at the op's final
+// completion, so an id that has completed never names a later op in the same slot; it wraps
+// after 2^29 uses of one slot, keeping ids below 2^53 (safe integers).
+const SLOT_SPACE = 2 ** 24
+const GENERATION_MASK = 2 ** 29 - 1
+
+const TEST_NO_CANCEL_ANY = 1
+const TEST_NO_EXT_ARG = 2
+const TEST_NO_DRAIN_CANCEL = 4
+
+/**
  * An io_uring bound to the libuv loop of the thread that creates it (a worker thread makes
  * its own). The loop is kept alive only while ops are in flight, so an idle ring never stops
  * a program from exiting and costs no CPU; an idle ring that is dropped without `close()` is
@@ -267,13 +357,15 @@ export class RingUnavailableError extends Error {
  *
  * Every op method returns an op id and calls `cb(res, flags)` exactly once (multishot ops:
  * until `flags` lacks {@link CQE_F_MORE}), from the event loop, never synchronously.
- * Argument errors throw `TypeError`/`RangeError` before anything reaches the kernel.
+ * Argument errors throw `TypeError`/`RangeError` before anything reaches the kernel; an op on
+ * a closed (or closing) ring throws {@link RingClosedError}.
  */
 export class Ring {
   readonly #native: NativeRing
   readonly #out: Int32Array
   readonly #cbs: Array<OpCallback | undefined> = []
   readonly #pins: Array<unknown> = []
+  readonly #gens: Array<number> = []
   readonly #free: Array<number> = []
   #next = 0
   #closing = false
@@ -287,9 +379,13 @@ export class Ring {
     const entries = options.entries ?? 256
     const cqEntries = options.cqEntries ?? entries * 4
     if (cqEntries < entries * 2) throw new RangeError(`cqEntries (${cqEntries}) must be at least 2 × entries (${entries})`)
+    const testFlags =
+      (options.testNoCancelAny ? TEST_NO_CANCEL_ANY : 0) |
+      (options.testNoExtArg ? TEST_NO_EXT_ARG : 0) |
+      (options.testNoDrainCancel ? TEST_NO_DRAIN_CANCEL : 0)
     this.#out = new Int32Array(cqEntries * 3)
     try {
-      this.#native = new loaded.addon.NativeRing(entries, cqEntries, this.#out, this.#onBatch)
+      this.#native = new loaded.addon.NativeRing(entries, cqEntries, this.#out, this.#onBatch, testFlags, options.testDrainWarnMs)
     } catch (e) {
       const err = e as { message?: string; errno?: number; code?: string }
       if (err.code === "ERR_IO_URING_UNAVAILABLE") throw new RingUnavailableError(String(err.message), err.errno)
@@ -322,8 +418,10 @@ export class Ring {
       const flags = out[k * 3 + 2]!
       const cb = cbs[slot]!
       if ((flags & CQE_F_MORE) === 0) {
+        // The op's final completion: its slot may be reused, under the next generation.
         cbs[slot] = undefined
         this.#pins[slot] = undefined
+        this.#gens[slot] = (this.#gens[slot]! + 1) & GENERATION_MASK
         this.#free.push(slot)
       }
       try {
@@ -339,19 +437,41 @@ export class Ring {
     }
   }
 
-  #slot(cb: OpCallback, pin: unknown): number {
+  // The one submit path of every op: takes a slot, pins `pin` (the memory the kernel may
+  // touch) and the callback until the op's final completion, and hands the op to the addon.
+  // A throw (bad argument, closed ring) gives the slot back untouched: nothing was queued.
+  #submit(
+    cb: OpCallback,
+    pin: unknown,
+    kind: OpKind,
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+    d?: unknown,
+    e?: unknown,
+    f?: unknown
+  ): number {
     if (typeof cb !== "function") throw new TypeError("callback must be a function")
-    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#next++
+    if (this.#closing) throw new RingClosedError()
+    let slot: number
+    if (this.#free.length > 0) {
+      slot = this.#free.pop()!
+    } else {
+      slot = this.#next++
+      this.#gens[slot] = 0
+    }
+    const id = this.#gens[slot]! * SLOT_SPACE + slot
     this.#cbs[slot] = cb
     this.#pins[slot] = pin
-    return slot
-  }
-
-  // Runs a native prep; a throw (bad argument) gives the slot back untouched.
-  #undo(slot: number): void {
-    this.#cbs[slot] = undefined
-    this.#pins[slot] = undefined
-    this.#free.push(slot)
+    try {
+      this.#native.prep(id, kind, a, b, c, d, e, f)
+    } catch (error) {
+      this.#cbs[slot] = undefined
+      this.#pins[slot] = undefined
+      this.#free.push(slot)
+      throw typed(error)
+    }
+    return id
   }
 
   /** Ops queued or in the kernel whose completion has not been delivered. */
@@ -364,7 +484,7 @@ export class Ring {
     return this.#native.info()
   }
 
-  /** Submits queued SQEs now instead of at the end of this loop turn. Returns how many. */
+  /** Submits queued SQEs now instead of at the end of this loop turn. Returns how many (0 once closed). */
   submit(): number {
     return this.#native.submit()
   }
@@ -374,6 +494,11 @@ export class Ring {
    * mostly with `-ECANCELED`, inside this call), then releases the ring. Idempotent, and
    * allowed from inside a completion callback (the rest of that batch is delivered first).
    * If a callback throws during the drain, the first error is rethrown after the ring is closed.
+   *
+   * Cancellable ops (pipes, sockets, polls, timeouts) end promptly. An op the kernel cannot
+   * cancel (a regular-file op on a hung mount) is waited for however long it takes, after a
+   * one-line warning on stderr: returning earlier would let memory the kernel may still write
+   * be freed.
    */
   close(): void {
     if (this.#closing) return
@@ -394,14 +519,7 @@ export class Ring {
 
   /** `IORING_OP_NOP`: completes with 0. */
   nop(cb: OpCallback): number {
-    const slot = this.#slot(cb, undefined)
-    try {
-      this.#native.nop(slot)
-    } catch (e) {
-      this.#undo(slot)
-      throw e
-    }
-    return slot
+    return this.#submit(cb, undefined, Op.nop)
   }
 
   /**
@@ -409,60 +527,39 @@ export class Ring {
    * position, for pipes, ttys and sockets). Completes with the byte count.
    */
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, cb: OpCallback): number {
-    const slot = this.#slot(cb, buffer)
-    try {
-      this.#native.rw(slot, false, fd, buffer, offset, length, position)
-    } catch (e) {
-      this.#undo(slot)
-      throw e
-    }
-    return slot
+    return this.#submit(cb, buffer, Op.read, fd, buffer, offset, length, position)
   }
 
   /** Writes `buffer[offset..offset+length]` at `position` (-1: current position). Completes with the byte count. */
   write(fd: number, buffer: Bytes, offset: number, length: number, position: number, cb: OpCallback): number {
-    const slot = this.#slot(cb, buffer)
-    try {
-      this.#native.rw(slot, true, fd, buffer, offset, length, position)
-    } catch (e) {
-      this.#undo(slot)
-      throw e
-    }
-    return slot
+    return this.#submit(cb, buffer, Op.write, fd, buffer, offset, length, position)
   }
 
   /** Scatter read into `buffers` (each whole) from `position` (-1: current position). */
   readv(fd: number, buffers: ReadonlyArray<Bytes>, position: number, cb: OpCallback): number {
-    return this.#vector(false, fd, buffers, position, cb)
+    return this.#vector(Op.readv, fd, buffers, position, cb)
   }
 
   /** Gather write of `buffers` (each whole) at `position` (-1: current position). */
   writev(fd: number, buffers: ReadonlyArray<Bytes>, position: number, cb: OpCallback): number {
-    return this.#vector(true, fd, buffers, position, cb)
+    return this.#vector(Op.writev, fd, buffers, position, cb)
   }
 
-  #vector(write: boolean, fd: number, buffers: ReadonlyArray<Bytes>, position: number, cb: OpCallback): number {
+  #vector(kind: OpKind, fd: number, buffers: ReadonlyArray<Bytes>, position: number, cb: OpCallback): number {
     if (!Array.isArray(buffers)) throw new TypeError("buffers must be an array")
     // Pin a private copy: the caller may change its array while the op is in flight.
     const pinned = buffers.slice()
-    const slot = this.#slot(cb, pinned)
-    try {
-      this.#native.rwv(slot, write, fd, pinned, position)
-    } catch (e) {
-      this.#undo(slot)
-      throw e
-    }
-    return slot
+    return this.#submit(cb, pinned, kind, fd, pinned, position)
   }
 
   /** `fsync(2)`. */
   fsync(fd: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.fsync(s, fd, false))
+    return this.#submit(cb, undefined, Op.fsync, fd, false)
   }
 
   /** `fdatasync(2)`. */
   fdatasync(fd: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.fsync(s, fd, true))
+    return this.#submit(cb, undefined, Op.fsync, fd, true)
   }
 
   /**
@@ -471,12 +568,12 @@ export class Ring {
    */
   openat2(dirfd: number, path: string, how: OpenHow, cb: OpCallback): number {
     if (how === null || typeof how !== "object") throw new TypeError("how must be an object")
-    return this.#simple(cb, (s) => this.#native.openat2(s, dirfd, path, how.flags, how.mode ?? 0o666, how.resolve ?? 0))
+    return this.#submit(cb, undefined, Op.openat2, dirfd, path, how.flags, how.mode ?? 0o666, how.resolve ?? 0)
   }
 
   /** Closes a file descriptor through the ring (`IORING_OP_CLOSE`). Named so to leave `close()` to the ring. */
   closeFd(fd: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.close_(s, fd))
+    return this.#submit(cb, undefined, Op.close, fd)
   }
 
   /**
@@ -484,54 +581,47 @@ export class Ring {
    * written into `out` ({@link STATX_SIZE} bytes, decode with {@link decodeStatx}).
    */
   statx(dirfd: number, path: string, flags: number, mask: number, out: Uint8Array, cb: OpCallback): number {
-    const slot = this.#slot(cb, out)
-    try {
-      this.#native.statx(slot, dirfd, path, flags, mask, out)
-    } catch (e) {
-      this.#undo(slot)
-      throw e
-    }
-    return slot
+    return this.#submit(cb, out, Op.statx, dirfd, path, flags, mask, out)
   }
 
   /** `unlinkat(2)`; `flags` `AT_REMOVEDIR` removes an empty directory. */
   unlinkat(dirfd: number, path: string, flags: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.unlinkat(s, dirfd, path, flags))
+    return this.#submit(cb, undefined, Op.unlinkat, dirfd, path, flags)
   }
 
   /** `renameat2(2)`; `flags` `RENAME_NOREPLACE` / `RENAME_EXCHANGE`. */
   renameat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.renameat(s, olddirfd, oldpath, newdirfd, newpath, flags))
+    return this.#submit(cb, undefined, Op.renameat, olddirfd, oldpath, newdirfd, newpath, flags)
   }
 
   /** `linkat(2)`; `flags` `AT_SYMLINK_FOLLOW`. */
   linkat(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.linkat(s, olddirfd, oldpath, newdirfd, newpath, flags))
+    return this.#submit(cb, undefined, Op.linkat, olddirfd, oldpath, newdirfd, newpath, flags)
   }
 
   /** `mkdirat(2)`. */
   mkdirat(dirfd: number, path: string, mode: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.mkdirat(s, dirfd, path, mode))
+    return this.#submit(cb, undefined, Op.mkdirat, dirfd, path, mode)
   }
 
   /** `symlinkat(2)`: creates `linkpath` (relative to `newdirfd`) pointing at `target`. */
   symlinkat(target: string, newdirfd: number, linkpath: string, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.symlinkat(s, target, newdirfd, linkpath))
+    return this.#submit(cb, undefined, Op.symlinkat, target, newdirfd, linkpath)
   }
 
   /** `fallocate(2)`. */
   fallocate(fd: number, mode: number, offset: number, length: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.fallocate(s, fd, mode, offset, length))
+    return this.#submit(cb, undefined, Op.fallocate, fd, mode, offset, length)
   }
 
   /** `ftruncate(2)` through `IORING_OP_FTRUNCATE` (Linux 6.9+; check `probe().ops.includes("ftruncate")`). */
   ftruncate(fd: number, length: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.ftruncate(s, fd, length))
+    return this.#submit(cb, undefined, Op.ftruncate, fd, length)
   }
 
   /** `splice(2)` of up to `length` bytes; offsets -1 for pipes. Completes with the byte count. */
   splice(fdIn: number, offIn: number, fdOut: number, offOut: number, length: number, flags: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.splice(s, fdIn, offIn, fdOut, offOut, length, flags))
+    return this.#submit(cb, undefined, Op.splice, fdIn, offIn, fdOut, offOut, length, flags)
   }
 
   /**
@@ -539,41 +629,35 @@ export class Ring {
    * CLOCK_MONOTONIC with `IORING_TIMEOUT_ABS`), or with 0 once `count` other CQEs arrived.
    */
   timeout(nanoseconds: number, cb: OpCallback, options: { readonly count?: number; readonly flags?: number } = {}): number {
-    return this.#simple(cb, (s) => this.#native.timeout(s, nanoseconds, options.count ?? 0, options.flags ?? 0))
+    return this.#submit(cb, undefined, Op.timeout, nanoseconds, options.count ?? 0, options.flags ?? 0)
   }
 
   /** `IORING_OP_POLL_ADD`: completes with the ready `POLL*` mask; `multishot` keeps posting. */
   pollAdd(fd: number, events: number, cb: OpCallback, multishot = false): number {
-    return this.#simple(cb, (s) => this.#native.pollAdd(s, fd, events, multishot))
+    return this.#submit(cb, undefined, Op.poll_add, fd, events, multishot)
   }
 
   /**
    * `IORING_OP_ASYNC_CANCEL` as an op of its own: completes with 0 (cancelled), `-ENOENT`
-   * (not found) or `-EALREADY` (running, cannot be stopped). The target still completes
-   * through its own callback.
+   * (not found, which includes an id that already completed) or `-EALREADY` (running,
+   * cannot be stopped). The target still completes through its own callback.
    */
   asyncCancel(target: number, cb: OpCallback): number {
-    return this.#simple(cb, (s) => this.#native.asyncCancel(s, target))
+    return this.#submit(cb, undefined, Op.async_cancel, target)
   }
 
   /**
    * Asks the kernel to cancel op `id`. Its callback still runs exactly once, later, with
    * `-ECANCELED` (or `-EINTR`) or with its real result if it finished first; until then its
-   * buffers stay pinned. Returns false when `id` is not in flight.
+   * buffers stay pinned. Returns false when `id` is not in flight, including an id that has
+   * completed (its slot may hold a later op by now, which is left alone). Throws
+   * {@link RingClosedError} on a closed ring.
    */
   cancel(id: number): boolean {
-    return this.#native.cancel(id)
-  }
-
-  #simple(cb: OpCallback, prep: (slot: number) => void): number {
-    const slot = this.#slot(cb, undefined)
     try {
-      prep(slot)
-    } catch (e) {
-      this.#undo(slot)
-      throw e
+      return this.#native.cancel(id)
+    } catch (error) {
+      throw typed(error)
     }
-    return slot
   }
 }
-
