@@ -2,7 +2,7 @@
 import fs from "node:fs"
 import path from "node:path"
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { constants, errnoName, Ring, STATX_SIZE } from "../src/index.js"
+import { constants, errno, errnoName, isRingClosedError, Ring, RingClosedError, type RingOptions, STATX_SIZE } from "../src/index.js"
 import { closeTracked, gc, immediate, makePipe, makeTempDir, removeTempDirs, run, sleep, track } from "./helpers.js"
 
 const C = constants as Record<string, number>
@@ -64,6 +64,34 @@ describe("cancel", () => {
     expect(ring.cancel(id)).toBe(false)
     expect(() => ring.cancel(-1)).toThrow(RangeError)
     expect(() => ring.cancel("1" as unknown as number)).toThrow(TypeError)
+  })
+
+  it("a stale id (its op completed, its slot reused) is refused and leaves the later op alone", async () => {
+    const { r, w } = makePipe(dir)
+    const idA = await new Promise<number>((resolve) => {
+      const id = ring.nop(() => resolve(id))
+    })
+    await immediate()
+    const buf = new Uint8Array(16)
+    const results: Array<number> = []
+    const idB = ring.read(r, buf, 0, 16, -1, (res) => results.push(res))
+    // B took A's slot (the free list is LIFO).
+    expect(idB % 2 ** 24).toBe(idA % 2 ** 24)
+    await sleep(10) // B is in the kernel
+    expect(ring.cancel(idA)).toBe(false)
+    // The kernel-side cancel by id does not match B either.
+    expect(errnoName(await run((cb) => ring.asyncCancel(idA, cb)))).toBe("ENOENT")
+    await sleep(10)
+    expect(results).toEqual([])
+    fs.writeSync(w, "for B")
+    await waitUntil(() => results.length > 0)
+    expect(results).toEqual([5])
+    expect(Buffer.from(buf.subarray(0, 5)).toString()).toBe("for B")
+    expect(ring.cancel(idB)).toBe(false)
+    expect(ring.inFlight).toBe(0)
+    // Under a new generation: a different, still safe, id.
+    expect(idB).not.toBe(idA)
+    expect(Number.isSafeInteger(idB)).toBe(true)
   })
 
   it("a cancel that loses the race: the op's real result is delivered, once", async () => {
@@ -199,6 +227,150 @@ describe("close()", () => {
     expect(second).toBe(1)
     expect(ring.inFlight).toBe(0)
     expect(ring.info().open).toBe(false)
+  })
+})
+
+describe("close() on every drain path", () => {
+  // CANCEL_ANY + EXT_ARG is what this kernel has; the test options force the paths of older
+  // kernels: cancel op by op (before 5.19), bound waits with a timeout SQE (before 5.11).
+  const paths: ReadonlyArray<readonly [string, RingOptions]> = [
+    ["cancel-any, wait timeout", {}],
+    ["per-op cancel", { testNoCancelAny: true }],
+    ["cancel-any, timeout SQE", { testNoExtArg: true }],
+    ["per-op cancel, timeout SQE", { testNoCancelAny: true, testNoExtArg: true }]
+  ]
+
+  for (const [name, options] of paths) {
+    it(`${name}: pipe reads, polls and timeouts in flight are each called back once, cancelled, and close returns`, async () => {
+      const ring = new Ring(options)
+      const pipes = [makePipe(dir), makePipe(dir), makePipe(dir)]
+      const results = new Map<string, Array<number>>()
+      const record = (key: string) => (res: number) => results.set(key, [...(results.get(key) ?? []), res])
+      const bufs = pipes.map(() => new Uint8Array(32).fill(0x22))
+      pipes.forEach((p, i) => ring.read(p.r, bufs[i]!, 0, 32, -1, record(`read${i}`)))
+      ring.pollAdd(pipes[0]!.r, C.POLLIN!, record("poll"))
+      ring.pollAdd(pipes[1]!.r, C.POLLIN!, record("multipoll"), true)
+      ring.timeout(60_000_000_000, record("timeout"))
+      ring.timeout(30_000_000_000, record("countTimeout"), { count: 1000 })
+      const ops = 7
+      await sleep(20) // all in the kernel
+      expect(results.size).toBe(0)
+      expect(ring.inFlight).toBe(ops)
+      const before = ring.info().completions
+
+      const t0 = performance.now()
+      ring.close()
+      expect(performance.now() - t0).toBeLessThan(2000)
+      expect([...results.keys()].sort()).toEqual(["countTimeout", "multipoll", "poll", "read0", "read1", "read2", "timeout"])
+      for (const [key, list] of results) {
+        expect(list, key).toHaveLength(1)
+        if (key.startsWith("read")) expect(CANCELLED, key).toContain(errnoName(list[0]!))
+        else expect(errnoName(list[0]!), key).toBe("ECANCELED")
+      }
+      expect(ring.inFlight).toBe(0)
+      expect(ring.info().open).toBe(false)
+      // Which path ran: per op, every op's cancel has a CQE of its own besides the op's.
+      const reaped = ring.info().completions - before
+      if (options.testNoCancelAny) expect(reaped).toBeGreaterThanOrEqual(2 * ops)
+      else expect(reaped).toBeLessThan(2 * ops)
+
+      for (const p of pipes) fs.writeSync(p.w, "late data")
+      await sleep(20)
+      for (const list of results.values()) expect(list).toHaveLength(1)
+      for (const b of bufs) expect(b.every((x) => x === 0x22)).toBe(true)
+    })
+  }
+
+  for (const [name, options] of paths) {
+    it(`${name}: an op the drain cannot cancel is waited for, with its real result`, async () => {
+      // testNoDrainCancel: close() issues no cancels, as if the op were a regular-file read on
+      // a hung mount; it must not return before the op's own completion.
+      const ring = new Ring({ ...options, testNoDrainCancel: true, testDrainWarnMs: 60_000 })
+      const results: Array<number> = []
+      ring.timeout(300_000_000, (res) => results.push(res))
+      await sleep(5)
+      const before = ring.info().completions
+      const t0 = performance.now()
+      ring.close()
+      const elapsed = performance.now() - t0
+      expect(results.map(errnoName)).toEqual(["ETIME"])
+      expect(elapsed).toBeGreaterThanOrEqual(250)
+      expect(elapsed).toBeLessThan(2000)
+      expect(ring.inFlight).toBe(0)
+      // Waits bounded by timeout SQEs leave their CQEs (one per ~100 ms round) in the count.
+      const reaped = ring.info().completions - before
+      if (options.testNoExtArg) expect(reaped).toBeGreaterThanOrEqual(3)
+      else expect(reaped).toBe(1)
+    })
+  }
+})
+
+describe("RingClosedError", () => {
+  it("ops on a closed ring throw RingClosedError (code ERR_RING_CLOSED); so does cancel", () => {
+    const ring = new Ring()
+    ring.close()
+    const attempts: ReadonlyArray<() => unknown> = [
+      () => ring.nop(() => {}),
+      () => ring.read(0, new Uint8Array(4), 0, 4, -1, () => {}),
+      () => ring.timeout(1000, () => {}),
+      () => ring.openat2(C.AT_FDCWD!, "x", { flags: 0 }, () => {}),
+      () => ring.cancel(0)
+    ]
+    for (const attempt of attempts) {
+      let thrown: unknown
+      try {
+        attempt()
+      } catch (e) {
+        thrown = e
+      }
+      expect(thrown).toBeInstanceOf(RingClosedError)
+      expect(thrown).toBeInstanceOf(Error)
+      expect((thrown as RingClosedError).name).toBe("RingClosedError")
+      expect((thrown as RingClosedError).code).toBe("ERR_RING_CLOSED")
+      expect(isRingClosedError(thrown)).toBe(true)
+    }
+    expect(isRingClosedError(new Error("other"))).toBe(false)
+    expect(isRingClosedError(Object.assign(new Error("another copy"), { code: "ERR_RING_CLOSED" }))).toBe(true)
+    expect(isRingClosedError(undefined)).toBe(false)
+  })
+
+  it("a callback that starts an op while close() drains gets RingClosedError; cancel there is harmless", async () => {
+    const ring = new Ring()
+    const { r } = makePipe(dir)
+    const seen: Array<unknown> = []
+    let cancelled: boolean | undefined
+    let res: number | undefined
+    const id = ring.read(r, new Uint8Array(4), 0, 4, -1, (x) => {
+      res = x
+      try {
+        ring.nop(() => seen.push("nop ran"))
+      } catch (e) {
+        seen.push(e)
+      }
+    })
+    ring.timeout(60_000_000_000, () => {
+      cancelled = ring.cancel(id)
+    })
+    await sleep(10)
+    ring.close()
+    expect(CANCELLED).toContain(errnoName(res!))
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toBeInstanceOf(RingClosedError)
+    expect(typeof cancelled).toBe("boolean")
+    expect(ring.inFlight).toBe(0)
+  })
+
+  it("errno numbers by name, positive, matching CQE results", async () => {
+    expect(errno.ENOENT).toBe(2)
+    expect(errno.ETIME).toBe(62)
+    expect(errno.ECANCELED).toBe(125)
+    expect(Object.isFrozen(errno)).toBe(true)
+    const ring = new Ring()
+    try {
+      expect(await run((cb) => ring.timeout(1_000_000, cb))).toBe(-errno.ETIME!)
+    } finally {
+      ring.close()
+    }
   })
 })
 

@@ -223,6 +223,56 @@ describe("seccomp denial of io_uring_setup", () => {
   })
 })
 
+describe("a close() that has to wait for an op the kernel does not cancel", () => {
+  // testNoDrainCancel makes a 400 ms timeout stand in for an uncancellable op (a regular-file
+  // read on a hung mount): close() must wait for its real completion, saying so on stderr.
+  const warning = "effio: ring close waiting for 1 op(s) the kernel has not completed\n"
+
+  it("close() keeps waiting past the bound, with one line on stderr", async () => {
+    const script = `
+      import { Ring, errnoName } from ${JSON.stringify(distIndexUrl)}
+      const ring = new Ring({ testNoDrainCancel: true, testDrainWarnMs: 50 })
+      const results = []
+      ring.timeout(400_000_000, (res) => results.push(errnoName(res)))
+      await new Promise((resolve) => setTimeout(resolve, 5))
+      const t0 = performance.now()
+      ring.close()
+      console.log(JSON.stringify({ elapsed: performance.now() - t0, results, inFlight: ring.inFlight }))
+    `
+    const res = await runNodeScript(script, { timeoutMs: 15_000 })
+    expect(res.code).toBe(0)
+    expect(res.stderr).toBe(warning)
+    const out = JSON.parse(res.stdout) as { elapsed: number; results: Array<string>; inFlight: number }
+    expect(out.results).toEqual(["ETIME"])
+    expect(out.elapsed).toBeGreaterThanOrEqual(350)
+    expect(out.inFlight).toBe(0)
+  })
+
+  it("worker.terminate() does the same: the worker's env teardown waits for the op", async () => {
+    const script = `
+      import { Worker } from "node:worker_threads"
+      const worker = new Worker(\`
+        Promise.all([import(${JSON.stringify(distIndexUrl)}), import("node:worker_threads")]).then(([{ Ring }, { parentPort }]) => {
+          const ring = new Ring({ testNoDrainCancel: true, testDrainWarnMs: 50 })
+          ring.timeout(400_000_000, () => {})
+          parentPort.postMessage("pending")
+        })
+      \`, { eval: true })
+      await new Promise((resolve) => worker.once("message", resolve))
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      const t0 = performance.now()
+      const code = await worker.terminate()
+      console.log(JSON.stringify({ elapsed: performance.now() - t0, code }))
+    `
+    const res = await runNodeScript(script, { timeoutMs: 15_000 })
+    expect(res.code).toBe(0)
+    expect(res.stderr).toBe(warning)
+    const out = JSON.parse(res.stdout) as { elapsed: number; code: number }
+    expect(out.code).toBe(1)
+    expect(out.elapsed).toBeGreaterThanOrEqual(350)
+  })
+})
+
 describe("worker threads", () => {
   it("a Ring in a worker runs on the worker's own loop", async () => {
     const dir = makeTempDir()
@@ -310,4 +360,49 @@ describe("worker threads", () => {
     expect(buf.subarray(0, 15).toString()).toBe("after terminate")
     expect(completed).toBe(false)
   })
+
+  for (const [name, options] of [
+    ["per-op cancel", { testNoCancelAny: true }],
+    ["per-op cancel, timeout SQE", { testNoCancelAny: true, testNoExtArg: true }]
+  ] as const) {
+    it(`terminating a worker with reads, polls and timeouts in flight (${name}) cancels them promptly`, async () => {
+      const dir = makeTempDir()
+      const { r, w } = makePipe(dir)
+      const worker = new Worker(
+        `
+        import(${JSON.stringify(distIndexUrl)}).then(({ Ring, constants }) => {
+          const { parentPort, workerData } = require("node:worker_threads")
+          const ring = new Ring(workerData.options)
+          const done = () => parentPort.postMessage("completed?")
+          for (let i = 0; i < 4; i++) ring.read(workerData.r, new Uint8Array(16), 0, 16, -1, done)
+          ring.pollAdd(workerData.r, constants.POLLIN, done)
+          ring.pollAdd(workerData.r, constants.POLLIN, done, true)
+          ring.timeout(60_000_000_000, done)
+          parentPort.postMessage("pending")
+        })
+        `,
+        { eval: true, workerData: { r, options } }
+      )
+      let completed = false
+      worker.on("message", (m) => {
+        if (m === "completed?") completed = true
+      })
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("no message from the worker within 10 s")), 10_000)
+        worker.once("message", () => {
+          clearTimeout(timer)
+          resolve()
+        })
+        worker.once("error", reject)
+      })
+      await sleep(20)
+      const t0 = performance.now()
+      expect(await worker.terminate()).toBe(1)
+      expect(performance.now() - t0).toBeLessThan(2000)
+      fs.writeSync(w, "after terminate")
+      const buf = Buffer.alloc(32)
+      expect(fs.readSync(r, buf, 0, 32, null)).toBe(15)
+      expect(completed).toBe(false)
+    })
+  }
 })
