@@ -1,6 +1,6 @@
 // Effio's typed errors and the SystemErrors built from kernel and node failures.
 import { SystemError } from "@effect/platform/Error"
-import { errnoName } from "@effio/uring-native"
+import { errnoName, isRingClosedError } from "@effio/uring-native"
 import * as Data from "effect/Data"
 import { getSystemErrorMap } from "node:util"
 import { EXDEV, reasonOf } from "./errno.js"
@@ -73,7 +73,7 @@ export class BackendUnavailable extends Data.TaggedError("BackendUnavailable")<{
 }
 
 /** True when `error` (a thrown value, or a SystemError's cause) says the ring was closed. */
-export const isRingClosed = (error: unknown): boolean => (error as { code?: unknown } | null)?.code === "ERR_RING_CLOSED"
+export const isRingClosed = (error: unknown): boolean => isRingClosedError(error)
 
 /**
  * The failure of an op on a ring whose Layer was released while the resource using it

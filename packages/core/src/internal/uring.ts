@@ -3,6 +3,7 @@ import { BadArgument, type PlatformError } from "@effect/platform/Error"
 import {
   constants,
   decodeStatx,
+  errno,
   type OpCallback,
   type ProbeResult,
   probe,
@@ -14,9 +15,9 @@ import * as Effect from "effect/Effect"
 import type { ErrorHint, UringService } from "../Uring.js"
 import { type ErrorContext, fromErrno, isRingClosed, ringClosed } from "./errors.js"
 
-const ETIME = -62
-const ECANCELED = -125
-const EAGAIN = -11
+const ETIME = -errno.ETIME!
+const ECANCELED = -errno.ECANCELED!
+const EAGAIN = -errno.EAGAIN!
 
 // RESOLVE_BENEATH / RESOLVE_IN_ROOT: the kernel answers EAGAIN when a concurrent rename or
 // mount makes a `..` step unverifiable; the lookup is to be retried (as Eio does).
