@@ -225,15 +225,13 @@ export const probe = (): ProbeResult => {
 /**
  * Creates an OS pipe with `pipe2(O_CLOEXEC)`: `[readFd, writeFd]`. With `size`, the pipe's
  * capacity is raised with `F_SETPIPE_SZ` where allowed (best effort). Throws an `Error` whose
- * `code` is the errno name (`EMFILE`, ...), or `ERR_NATIVE_UNAVAILABLE` when the addon
+ * `code` is the errno name (`EMFILE`, ...), or a {@link NativeUnavailableError} when the addon
  * could not be loaded or has no pipe2 on this platform.
  */
 export const pipe2 = (size?: number): [number, number] => {
   const fn = loaded.addon?.pipe2
   if (fn === undefined) {
-    throw Object.assign(new Error(`pipe2 is unavailable: ${loaded.error ?? "not supported on this platform"}`), {
-      code: "ERR_NATIVE_UNAVAILABLE"
-    })
+    throw new NativeUnavailableError(`pipe2 is unavailable: ${loaded.error ?? "not supported on this platform"}`)
   }
   return size === undefined ? fn() : fn(size)
 }
@@ -300,6 +298,18 @@ export const STATX_SIZE = 256
  * positive as the kernel defines them: a CQE result `res` is `-errno.X` on failure.
  */
 export const errno: Readonly<Record<string, number>> = Object.freeze({ ...osConstants.errno })
+
+/**
+ * Error thrown by a native helper ({@link pipe2}) when the addon could not be loaded or has no
+ * such call on this platform. `code` is `"ERR_NATIVE_UNAVAILABLE"`.
+ */
+export class NativeUnavailableError extends Error {
+  readonly code = "ERR_NATIVE_UNAVAILABLE"
+  constructor(message: string) {
+    super(message)
+    this.name = "NativeUnavailableError"
+  }
+}
 
 /** Error thrown by {@link Ring}'s constructor when io_uring cannot be set up. */
 export class RingUnavailableError extends Error {
