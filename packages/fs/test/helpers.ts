@@ -3,12 +3,12 @@
 import type { PlatformError } from "@effect/platform/Error"
 import { expect } from "@effect/vitest"
 import { Cap, Uring } from "@effio/core"
-import { constants } from "@effio/uring-native"
 import { Effect, Exit } from "effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { makeTempDir } from "../../../test-utils/index.js"
+import { Path } from "../src/index.js"
 
 export { countFds, payload } from "../../../test-utils/index.js"
 
@@ -16,21 +16,20 @@ export { countFds, payload } from "../../../test-utils/index.js"
 export type MakeRoot = (dir: string) => Effect.Effect<Cap.Path, never, Scope.Scope>
 
 /**
- * io_uring: the directory opened `O_PATH | O_DIRECTORY` through a ring of its own, as the
- * dir fd (closed, then the ring, when the scope closes).
+ * io_uring: the directory opened with `Path.openDir` from an unconfined root on the loop's
+ * ring, so its `O_PATH` fd is the dir fd (closed, then the ring released, when the scope closes).
  */
 export const uringRoot: MakeRoot = (dir) =>
-  Effect.gen(function*() {
-    const uring = yield* Effect.orDie(Uring.make())
-    const fd = yield* Effect.acquireRelease(
-      Effect.orDie(uring.openat2(constants.AT_FDCWD!, dir, { flags: constants.O_PATH! | constants.O_DIRECTORY! })),
-      (fd) => Effect.ignore(uring.close(fd))
-    )
-    return Cap.root(Cap.makeDir({ native: dir, confined: true, dirfd: fd, uring }))
-  })
+  Effect.flatMap(Effect.orDie(Uring.make()), (uring) => Effect.orDie(Path.openDir(Path.join(Path.uringRoot(uring, "/", false), dir))))
 
 /** node: the native path only. */
-export const nodeRoot: MakeRoot = (dir) => Effect.succeed(Cap.root(Cap.makeDir({ native: dir, confined: true })))
+export const nodeRoot: MakeRoot = (dir) => Effect.succeed(Path.nodeRoot(dir, true))
+
+/** An unconfined root at `native` on `backend` (`env.fs` style), on the loop's ring for io_uring. */
+export const unconfinedRoot = (backend: "io_uring" | "node", native: string): Effect.Effect<Cap.Path, never, Scope.Scope> =>
+  backend === "io_uring"
+    ? Effect.map(Effect.orDie(Uring.make()), (uring) => Path.uringRoot(uring, native, false))
+    : Effect.succeed(Path.nodeRoot(native, false))
 
 /** `describe.each(backends)`: every test runs on io_uring and on node. */
 export const backends: ReadonlyArray<readonly [string, MakeRoot]> = [

@@ -1,16 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cap, Uring } from "@effio/core"
+import { Uring } from "@effio/core"
 import { Chunk, Effect, Exit, Option, Scope, Stream } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Path } from "../src/index.js"
-import { backends, countFds, expectFailure, payload, rootIn, tempDir, uringRoot } from "./helpers.js"
+import { backends, countFds, expectFailure, payload, rootIn, tempDir, unconfinedRoot } from "./helpers.js"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
 describe("Path.join (pure)", () => {
-  const dir = Cap.makeDir({ native: "/srv/data", confined: true })
-  const root = Cap.root(dir)
+  const root = Path.nodeRoot("/srv/data", true)
+  const dir = root.dir
 
   it("appends segments with '/', keeps '..' and the dir", () => {
     const p = Path.join(root, "a", "b/c", "../d")
@@ -421,11 +421,10 @@ describe.each(backends)("Path on the %s backend", (_name, make) => {
 })
 
 describe("Path on an unconfined directory (env.fs style)", () => {
-  it.scoped.each(["io_uring", "node"])("%s: absolute paths and '..' are allowed", (backend) =>
+  it.scoped.each(["io_uring", "node"] as const)("%s: absolute paths and '..' are allowed", (backend) =>
     Effect.gen(function*() {
       const dir = yield* tempDir
-      const uring = backend === "io_uring" ? (yield* uringRoot(dir)).dir.uring : undefined
-      const fsRoot = Cap.root(Cap.makeDir({ native: "/", confined: false, uring }))
+      const fsRoot = yield* unconfinedRoot(backend, "/")
       const f = Path.join(fsRoot, dir, "f")
       yield* Path.save(f, "unconfined")
       expect(yield* Path.loadString(f)).toBe("unconfined")
@@ -436,7 +435,7 @@ describe("Path on an unconfined directory (env.fs style)", () => {
       expect(yield* Path.readDir(Path.join(fsRoot, dir))).toEqual(["a", "f"])
       expect(yield* Path.native(f)).toBe(path.join(dir, "f"))
       // A relative path on an unconfined dir is relative to its native path.
-      const here = Cap.root(Cap.makeDir({ native: dir, confined: false, uring }))
+      const here = yield* unconfinedRoot(backend, dir)
       expect(yield* Path.loadString(Path.join(here, "a/../f"))).toBe("unconfined")
       expect(yield* Path.isDirectory(Path.join(here, "a/b/../../a"))).toBe(true)
       // openDir of an unconfined path gives a confined capability.
@@ -459,7 +458,7 @@ describe("Path on io_uring: files and directories that outlive their ring", () =
       const files = yield* Scope.make()
       const ring = yield* Scope.make()
       const uring = yield* Effect.orDie(Scope.extend(Uring.makePrivate(), ring))
-      const root = Cap.root(Cap.makeDir({ native: "/", confined: false, uring }))
+      const root = Path.uringRoot(uring, "/", false)
       yield* Scope.extend(Path.openIn(Path.join(root, dir, "f")), files)
       yield* Scope.extend(Path.openOut(Path.join(root, dir, "g")), files)
       yield* Scope.extend(Path.openDir(Path.join(root, dir, "d")), files)

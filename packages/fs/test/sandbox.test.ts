@@ -2,7 +2,6 @@
 // both backends, and nothing outside the sandbox may be read, created, changed or removed.
 import { describe, expect, it } from "@effect/vitest"
 import type { PlatformError } from "@effect/platform/Error"
-import { Cap } from "@effio/core"
 import { Effect, Fiber } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -369,7 +368,7 @@ describe("backends disagree", () => {
   it.scoped("rename/link between an io_uring and a node capability is a BadArgument", () =>
     Effect.gen(function*() {
       const sb = yield* sandbox(uringRoot)
-      const nodeRoot = Cap.root(Cap.makeDir({ native: sb.sb, confined: true }))
+      const nodeRoot = Path.nodeRoot(sb.sb, true)
       fs.writeFileSync(path.join(sb.sb, "f"), "")
       const e = yield* Effect.flip(Path.rename(Path.join(sb.root, "f"), Path.join(nodeRoot, "g")))
       expect(e._tag).toBe("BadArgument")

@@ -1,5 +1,6 @@
-import { SystemError } from "@effect/platform/Error"
+import { type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
+import type { Cap } from "@effio/core"
 import type { Statx } from "@effio/uring-native"
 import * as Option from "effect/Option"
 import type * as fs from "node:fs"
@@ -40,6 +41,32 @@ export const writeZero = (method: string, where: string | number): SystemError =
     pathOrDescriptor: where,
     description: "write returned 0 bytes written"
   })
+
+/** `Cap.Create` → the `O_CREAT`, `O_TRUNC`, `O_EXCL` flags it means. */
+const createFlags = (create: Cap.Create): number => {
+  switch (create) {
+    case "never":
+      return 0
+    case "if-missing":
+      return C.O_CREAT
+    case "or-truncate":
+      return C.O_CREAT | C.O_TRUNC
+    case "exclusive":
+      return C.O_CREAT | C.O_EXCL
+  }
+}
+
+/** `Cap.OpenOptions` of a file opened for reading only. */
+export const readOnly: Cap.OpenOptions = { access: "read", create: "never", perm: 0, append: false }
+
+/** `Cap.OpenOptions` → `O_*` flags. */
+export const openOptionsFlags = (options: Cap.OpenOptions): number =>
+  (options.access === "read" ? C.O_RDONLY : options.access === "write" ? C.O_WRONLY : C.O_RDWR) |
+  createFlags(options.create) |
+  (options.append ? C.O_APPEND : 0)
+
+/** True when `e` is a `SystemError` of `reason`. */
+export const isReason = (e: PlatformError, reason: SystemError["reason"]): boolean => e._tag === "SystemError" && e.reason === reason
 
 /** A truncate length as node takes it: none is 0, and so is a negative one. */
 export const truncateLength = (length: FileSystem.SizeInput | undefined): number =>

@@ -41,5 +41,6 @@ export const C = {
   EEXIST: E.EEXIST,
   EISDIR: E.EISDIR,
   ENOTDIR: E.ENOTDIR,
-  ELOOP: E.ELOOP
+  ELOOP: E.ELOOP,
+  EXDEV: E.EXDEV
 } as const

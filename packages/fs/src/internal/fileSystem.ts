@@ -11,7 +11,7 @@ import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
-import { infoFromStatx, isType, openFlags, truncateLength } from "./common.js"
+import { infoFromStatx, isReason, isType, openFlags, truncateLength } from "./common.js"
 import { C } from "./constants.js"
 import { UringFile } from "./file.js"
 import { ctx, fdRef, fstatDirect, ftruncate, readInto, statxFd, writeAll } from "./ringIo.js"
@@ -33,8 +33,6 @@ const codeOf = (e: PlatformError): string => {
   const code = (e.cause as { code?: unknown } | undefined)?.code
   return typeof code === "string" ? code : ""
 }
-
-const isReason = (e: PlatformError, reason: SystemError["reason"]): boolean => e._tag === "SystemError" && e.reason === reason
 
 const checkPath = (method: string, p: string): Effect.Effect<void, PlatformError> =>
   typeof p !== "string"

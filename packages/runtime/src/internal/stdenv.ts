@@ -7,15 +7,16 @@ import type * as Scope from "effect/Scope"
 import { randomFillSync } from "node:crypto"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import { Cap, Fd, Flow, type Uring } from "@effio/core"
+import { Fd, Flow, type Uring } from "@effio/core"
+import { Path } from "@effio/fs"
 import type { BackendId, Pipe, Stdenv } from "../Stdenv.js"
 
 
 const noClose = () => Effect.void
 
 const common = (backendId: BackendId, uring: Uring.UringService | undefined) => ({
-  fs: Cap.root(Cap.makeDir({ native: "/", confined: false, uring })),
-  cwd: Cap.root(Cap.makeDir({ native: process.cwd(), confined: true, uring })),
+  fs: uring !== undefined ? Path.uringRoot(uring, "/", false) : Path.nodeRoot("/", false),
+  cwd: uring !== undefined ? Path.uringRoot(uring, process.cwd(), true) : Path.nodeRoot(process.cwd(), true),
   clock: { now: Clock.currentTimeMillis, sleep: Effect.sleep },
   monoClock: { now: Clock.currentTimeNanos, sleep: Effect.sleep },
   secureRandom: {

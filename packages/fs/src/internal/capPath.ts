@@ -1,0 +1,42 @@
+// A capability path as text: how it is shown in errors, split into parent and last
+// component, and the error of a path leading out of its confined directory. Shared by
+// `Path` and the directory backends.
+import { SystemError } from "@effect/platform/Error"
+import { Cap, Errors } from "@effio/core"
+import * as nodePath from "node:path"
+import { C } from "./constants.js"
+
+/**
+ * The path as the user sees it, for errors: `dir.native` + "/" + `relative`, not normalised
+ * (so `../x` still shows as such); an absolute `relative` alone. For an unconfined
+ * directory on `AT_FDCWD` this is also the path given to the kernel.
+ */
+export const shown = (p: Cap.Path): string => {
+  if (nodePath.isAbsolute(p.relative)) return p.relative
+  if (p.relative === "") return p.dir.native
+  return p.dir.native.replace(/\/+$/, "") + "/" + p.relative
+}
+
+/** `rel` split into (parent, last component); a path with no `/` has parent ".". */
+export const split = (rel: string): readonly [string, string] => {
+  const trimmed = rel.replace(/\/+$/, "")
+  if (trimmed === "") return [rel.startsWith("/") ? "/" : ".", "."]
+  const i = trimmed.lastIndexOf("/")
+  return i < 0 ? [".", trimmed] : [trimmed.slice(0, i) || "/", trimmed.slice(i + 1)]
+}
+
+/** `PermissionDenied` (EXDEV, as `openat2` with `RESOLVE_BENEATH` says): `why` leads out of `p.dir`. */
+export const refused = (method: string, p: Cap.Path, why: string): SystemError =>
+  new SystemError({
+    reason: "PermissionDenied",
+    module: "FileSystem",
+    method,
+    syscall: "openat2",
+    pathOrDescriptor: shown(p),
+    description: `EXDEV: ${why} leads out of the confined directory '${p.dir.native}', openat2 '${shown(p)}'`,
+    cause: { errno: C.EXDEV, code: "EXDEV", syscall: "openat2" }
+  })
+
+/** The `SystemError` of a negative errno `res` raised about `p` (or a shown path). */
+export const errnoError = (res: number, method: string, syscall: string, p: Cap.Path | string): SystemError =>
+  Errors.fromErrno(res, { module: "FileSystem", method, syscall, pathOrDescriptor: typeof p === "string" ? p : shown(p) })
