@@ -468,3 +468,19 @@ describe("Path on io_uring: files and directories that outlive their ring", () =
       expect(countFds()).toBe(baseline)
     }))
 })
+
+describe("Path.load on io_uring: completions", () => {
+  it.scoped("a small file takes at most 3 (open, read, close): size by fstat, no read only to see EOF", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      fs.writeFileSync(path.join(dir, "small"), "hello, world\n")
+      const uring = yield* Effect.orDie(Uring.makePrivate())
+      const f = Path.join(Path.uringRoot(uring, "/", false), dir, "small")
+      const confined = Path.join(yield* Path.openDir(Path.join(Path.uringRoot(uring, "/", false), dir)), "small")
+      for (const p of [f, confined]) {
+        const before = uring.ring.info().completions
+        expect(yield* Path.loadString(p)).toBe("hello, world\n")
+        expect(uring.ring.info().completions - before).toBeLessThanOrEqual(3)
+      }
+    }))
+})

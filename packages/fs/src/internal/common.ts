@@ -1,10 +1,18 @@
 import { type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import type { Cap } from "@effio/core"
+import type { Cap, Errors } from "@effio/core"
 import type { Statx } from "@effio/uring-native"
 import * as Option from "effect/Option"
 import type * as fs from "node:fs"
 import { C } from "./constants.js"
+
+/** Where a FileSystem op happened, for its `SystemError`. */
+export const ctx = (method: string, syscall: string, pathOrDescriptor: string | number): Errors.ErrorContext => ({
+  module: "FileSystem",
+  method,
+  syscall,
+  pathOrDescriptor
+})
 
 /** `FileSystem.OpenFlag` → `O_*` flags (as node's `fs.open` maps them). */
 export const openFlags = (flag: FileSystem.OpenFlag = "r"): number => {

@@ -2,10 +2,10 @@ import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { Fd, type Uring } from "@effio/core"
 import * as Effect from "effect/Effect"
-import { infoFromStatx } from "./common.js"
+import { ctx, infoFromStatx } from "./common.js"
 import { C } from "./constants.js"
 import { CursorFile, isSeekable } from "./cursorFile.js"
-import { ctx, ftruncate, statxFd } from "./ringIo.js"
+import { ftruncate, statxFd } from "./ringIo.js"
 
 /**
  * `FileSystem.File` over io_uring (cursor semantics in {@link CursorFile}). Seekable fds

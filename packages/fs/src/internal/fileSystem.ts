@@ -11,10 +11,11 @@ import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
-import { infoFromStatx, isReason, isType, openFlags, truncateLength } from "./common.js"
+import { ctx, infoFromStatx, isReason, isType, openFlags, truncateLength } from "./common.js"
 import { C } from "./constants.js"
 import { UringFile } from "./file.js"
-import { ctx, fdRef, fstatDirect, ftruncate, readInto, statxFd, writeAll } from "./ringIo.js"
+import { readWhole } from "./readWhole.js"
+import { fdRef, ftruncate, ringRead, statxFd, writeAll } from "./ringIo.js"
 
 const CHUNK = 1024 * 1024
 
@@ -54,53 +55,8 @@ const statxPath = (uring: Ring, method: string, p: string, flags: number) =>
     uring.statx(C.AT_FDCWD, p, flags, C.STATX_BASIC_STATS | C.STATX_BTIME, { method, syscall: "stat", pathOrDescriptor: p })
   )
 
-// pread until `buf` is full or EOF, in reads of at most 1 MiB (one huge read makes the
-// kernel fault in and zero the whole fresh buffer in one go, measured 2-5x slower for
-// 1 GiB files); returns the byte count. Only used on regular files: finite ops.
-const readFully = (uring: Ring, ref: Fd.FdRef, buf: Uint8Array, where: string): Effect.Effect<number, PlatformError> => {
-  const loop = (off: number): Effect.Effect<number, PlatformError> =>
-    off >= buf.length
-      ? Effect.succeed(off)
-      : Effect.flatMap(
-        readInto(uring, ref, buf.subarray(off, Math.min(buf.length, off + CHUNK)), off, true, ctx("readFile", "read", where)),
-        (n) => (n === 0 ? Effect.succeed(off) : loop(off + n))
-      )
-  return loop(0)
-}
-
-// Files that report size 0 (/proc, pipes, devices): read chunks until EOF.
-const readUnsized = (uring: Ring, ref: Fd.FdRef, where: string): Effect.Effect<Uint8Array, PlatformError> => {
-  const chunks: Array<Uint8Array> = []
-  let total = 0
-  const loop: Effect.Effect<Uint8Array, PlatformError> = Effect.suspend(() => {
-    const buf = new Uint8Array(64 * 1024)
-    return Effect.flatMap(readInto(uring, ref, buf, -1, false, ctx("readFile", "read", where)), (n) => {
-      if (n === 0) {
-        const out = new Uint8Array(total)
-        let at = 0
-        for (const c of chunks) {
-          out.set(c, at)
-          at += c.length
-        }
-        return Effect.succeed(out)
-      }
-      chunks.push(buf.subarray(0, n))
-      total += n
-      return loop
-    })
-  })
-  return loop
-}
-
 const readFile = (uring: Ring) => (p: string): Effect.Effect<Uint8Array, PlatformError> =>
-  withFd(uring, "readFile", p, C.O_RDONLY, 0, (ref) =>
-    Effect.flatMap(fstatDirect(ref, ctx("readFile", "fstat", p)), (st) => {
-      if (isType(st.mode, C.S_IFDIR)) return Effect.fail(Errors.fromErrno(-C.EISDIR, ctx("readFile", "read", p)))
-      const size = st.size
-      if (size === 0 || !isType(st.mode, C.S_IFREG)) return readUnsized(uring, ref, p)
-      const buf = Buffer.allocUnsafeSlow(size)
-      return Effect.map(readFully(uring, ref, buf, p), (n) => (n === size ? buf : buf.subarray(0, n)))
-    }))
+  withFd(uring, "readFile", p, C.O_RDONLY, 0, (ref) => readWhole(ref, ringRead(uring, ref), "readFile", p))
 
 const writeFile = (uring: Ring) => (p: string, data: Uint8Array, options?: FileSystem.WriteFileOptions) =>
   Effect.suspend(() => {
@@ -219,7 +175,7 @@ const readWriteCopy = (uring: Ring, src: Fd.FdRef, dst: Fd.FdRef, from: string):
   Effect.suspend(() => {
     const buf = Buffer.allocUnsafeSlow(64 * 1024)
     const loop: Effect.Effect<void, PlatformError> = Effect.flatMap(
-      readInto(uring, src, buf, -1, false, ctx("copyFile", "read", from)),
+      ringRead(uring, src)(buf, -1, false, ctx("copyFile", "read", from)),
       (n) => (n === 0 ? Effect.void : Effect.zipRight(writeAll(uring, dst, buf.subarray(0, n), -1, ctx("copyFile", "write", from)), loop))
     )
     return loop

@@ -12,8 +12,8 @@ import { type Failure, resolveBeneath } from "./beneath.js"
 import { errnoError, refused, shown, split } from "./capPath.js"
 import { infoFromStats, isReason, openOptionsFlags, readOnly } from "./common.js"
 import { C } from "./constants.js"
-import { closeNodeFd, nodeAsync, NodeFile } from "./nodeFile.js"
-import { readToEnd } from "./readWhole.js"
+import { closeNodeFd, nodeAsync, NodeFile, nodeRead } from "./nodeFile.js"
+import { readWhole } from "./readWhole.js"
 
 type Path = Cap.Path
 
@@ -59,21 +59,25 @@ const callVoid = (method: string, syscall: string, p: Path | string, f: (cb: (er
 const onLast = (method: string, p: Path, f: (cb: (err: NodeJS.ErrnoException | null) => void, native: string) => void) =>
   Effect.flatMap(atParent(method, p), (native) => callVoid(method, method, p, (cb) => f(cb, native)))
 
-const open = (p: Path, options: Cap.OpenOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> => {
+/** The file at `p` opened with `options`, as an `FdRef` closed when the scope closes. */
+const openRef = (method: string, p: Path, options: Cap.OpenOptions): Effect.Effect<Fd.FdRef, PlatformError, Scope.Scope> => {
   const flags = openOptionsFlags(options)
   // O_EXCL never follows a last symlink (the kernel says EEXIST): resolve it as itself.
-  return Effect.flatMap(resolve("open", p, (flags & C.O_EXCL) === 0), (native) =>
-    Effect.map(
-      Effect.acquireRelease(
-        Effect.map(
-          call<number>("open", "open", p, (cb) => fs.open(native, flags | (p.dir.confined ? C.O_NOFOLLOW : 0), options.perm, cb)),
-          (fd) => new Fd.FdRef(fd, closeNodeFd)
-        ),
-        (ref) => ref.close
+  return Effect.flatMap(resolve(method, p, (flags & C.O_EXCL) === 0), (native) =>
+    Effect.acquireRelease(
+      Effect.map(
+        call<number>(method, "open", p, (cb) => fs.open(native, flags | (p.dir.confined ? C.O_NOFOLLOW : 0), options.perm, cb)),
+        (fd) => new Fd.FdRef(fd, closeNodeFd)
       ),
-      (ref): FileSystem.File => new NodeFile(ref, options.append)
+      (ref) => ref.close
     ))
 }
+
+const open = (p: Path, options: Cap.OpenOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
+  Effect.map(openRef("open", p, options), (ref): FileSystem.File => new NodeFile(ref, options.append))
+
+const load = (p: Path): Effect.Effect<Uint8Array, PlatformError> =>
+  Effect.scoped(Effect.flatMap(openRef("load", p, readOnly), (ref) => readWhole(ref, nodeRead(ref), "load", shown(p))))
 
 // Paths are resolved from the native path; the fd held (O_DIRECTORY: ENOTDIR for a
 // non-directory) only ties the capability to the scope, as on io_uring.
@@ -116,7 +120,7 @@ const twoPaths = (method: string, p: Path, to: Path, f: (from: string, to: strin
 export const nodeDirOps: Cap.DirOps = {
   backend: "node",
   open,
-  load: (p) => Effect.scoped(Effect.flatMap(open(p, readOnly), (file) => readToEnd(p, file))),
+  load,
   openDir,
   readDir: (p) => Effect.flatMap(resolve("readDir", p, true), (native) => call<Array<string>>("readDir", "readdir", p, (cb) => fs.readdir(native, cb))),
   stat: (p, follow) =>

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { infoFromStats } from "./common.js"
 import { CursorFile, isSeekable } from "./cursorFile.js"
+import type { ReadAt } from "./readWhole.js"
 
 /** Where a node call happened, for its `SystemError`. */
 export interface NodeCtx {
@@ -22,6 +23,10 @@ export const nodeAsync = <A>(
   ctx: NodeCtx,
   f: (cb: (err: NodeJS.ErrnoException | null, value: A) => void) => void
 ): Effect.Effect<A, PlatformError> => Fd.nodeAsync({ module: "FileSystem", ...ctx }, f)
+
+/** Reads of `ref` with node's `fs.read` (`ReadAt`; position -1: the fd's own position). */
+export const nodeRead = (ref: Fd.FdRef): ReadAt => (buf, position, _finite, where) =>
+  ref.use(where.method, (fd) => Fd.nodeAsync<number>(where, (cb) => fs.read(fd, buf, 0, buf.length, position < 0 ? null : position, cb)))
 
 /** Closes an fd with node's `fs.close`; errors (already closed) are ignored. */
 export const closeNodeFd = (fd: number): Effect.Effect<void> =>

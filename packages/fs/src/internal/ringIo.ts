@@ -1,37 +1,24 @@
 // io_uring ops on a pinned fd (an `FdRef`), shared by the FileSystem methods, the io_uring
 // `File` and the io_uring directory backend.
 import type { PlatformError } from "@effect/platform/Error"
-import { Errors, Fd, type Uring } from "@effio/core"
+import { type Errors, Fd, type Uring } from "@effio/core"
 import { decodeStatx, type Statx } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { writeZero } from "./common.js"
 import { C } from "./constants.js"
-
-/** Where a FileSystem op happened, for its `SystemError`. */
-export const ctx = (method: string, syscall: string, pathOrDescriptor: string | number): Errors.ErrorContext => ({
-  module: "FileSystem",
-  method,
-  syscall,
-  pathOrDescriptor
-})
+import type { ReadAt } from "./readWhole.js"
 
 /** An `FdRef` whose close goes through the ring, or is a plain close(2) once the ring is gone. */
 export const fdRef = (uring: Uring.UringService, fd: number): Fd.FdRef => new Fd.FdRef(fd, (fd) => Fd.closeFd(uring, fd))
 
 /**
- * One read into all of `buf` at `position` (-1: the fd's own position). `finite`: the fd is a
- * regular file or block device, whose reads always complete promptly (`Uring.opFinite`);
- * otherwise the read can be cancelled (pipes, FIFOs, ttys).
+ * Reads of `ref` through the ring (`ReadAt`): one read into all of `buf` at `position` (-1:
+ * the fd's own position). `finite`: the fd is a regular file or block device, whose reads
+ * always complete promptly (`Uring.opFinite`); otherwise the read can be cancelled (pipes,
+ * FIFOs, ttys).
  */
-export const readInto = (
-  uring: Uring.UringService,
-  ref: Fd.FdRef,
-  buf: Uint8Array,
-  position: number,
-  finite: boolean,
-  where: Errors.ErrorContext
-): Effect.Effect<number, PlatformError> => {
+export const ringRead = (uring: Uring.UringService, ref: Fd.FdRef): ReadAt => (buf, position, finite, where) => {
   const prep = Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, position, cb))
   return finite ? uring.opFinite(prep, where) : uring.op(prep, where)
 }
@@ -56,18 +43,6 @@ export const writeAll = (
       )
   return loop(0)
 }
-
-/**
- * fstat(2) of the fd, called directly: on an open fd it answers from the inode without
- * blocking, where an `IORING_OP_STATX` always goes to an io-wq worker (a thread hop costing
- * more than the whole syscall).
- */
-export const fstatDirect = (ref: Fd.FdRef, where: Errors.ErrorContext): Effect.Effect<fs.Stats, PlatformError> =>
-  ref.use(where.method, (fd) =>
-    Effect.try({
-      try: () => fs.fstatSync(fd),
-      catch: (e) => Errors.fromNodeError(e, where)
-    }))
 
 /** statx(2) of the fd itself through the ring (`AT_EMPTY_PATH`). */
 export const statxFd = (

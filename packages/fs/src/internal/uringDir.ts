@@ -17,8 +17,8 @@ import { infoFromStatx, isReason, isType, openOptionsFlags, readOnly } from "./c
 import { C } from "./constants.js"
 import { UringFile } from "./file.js"
 import { nodeAsync } from "./nodeFile.js"
-import { readToEnd } from "./readWhole.js"
-import { fdRef } from "./ringIo.js"
+import { readWhole } from "./readWhole.js"
+import { fdRef, ringRead } from "./ringIo.js"
 
 type Ring = Uring.UringService
 type Path = Cap.Path
@@ -87,14 +87,18 @@ const withFd = <A>(uring: Ring, method: string, p: Path, flags: number, use: (fd
 const readDirFd = (method: string, fd: number, where: string) =>
   nodeAsync<Array<string>>({ method, syscall: "readdir", pathOrDescriptor: where }, (cb) => fs.readdir(`/proc/self/fd/${fd}`, cb))
 
-const open = (uring: Ring) => (p: Path, options: Cap.OpenOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
-  Effect.map(
-    Effect.acquireRelease(
-      Effect.map(openAt(uring, "open", p, p.relative, openOptionsFlags(options), options.perm), (fd) => fdRef(uring, fd)),
-      (ref) => ref.close
-    ),
-    (ref): FileSystem.File => new UringFile(uring, ref, options.append)
+/** The file at `p` opened with `options`, as an `FdRef` closed when the scope closes. */
+const openRef = (uring: Ring, method: string, p: Path, options: Cap.OpenOptions): Effect.Effect<Fd.FdRef, PlatformError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.map(openAt(uring, method, p, p.relative, openOptionsFlags(options), options.perm), (fd) => fdRef(uring, fd)),
+    (ref) => ref.close
   )
+
+const open = (uring: Ring) => (p: Path, options: Cap.OpenOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
+  Effect.map(openRef(uring, "open", p, options), (ref): FileSystem.File => new UringFile(uring, ref, options.append))
+
+const load = (uring: Ring) => (p: Path): Effect.Effect<Uint8Array, PlatformError> =>
+  Effect.scoped(Effect.flatMap(openRef(uring, "load", p, readOnly), (ref) => readWhole(ref, ringRead(uring, ref), "load", shown(p))))
 
 // An O_PATH fd of the directory (opened beneath `p`'s dir when that is confined) that later
 // ops resolve against, named by its real path (symlinks resolved) for messages and `native`.
@@ -152,7 +156,7 @@ export const uringDirOps = (uring: Ring): Cap.DirOps => {
   const ops: Cap.DirOps = {
     backend: "io_uring",
     open: open(uring),
-    load: (p) => Effect.scoped(Effect.flatMap(ops.open(p, readOnly), (file) => readToEnd(p, file))),
+    load: load(uring),
     openDir: openDir(uring, () => ops),
     readDir: (p) => withFd(uring, "readDir", p, C.O_RDONLY | C.O_DIRECTORY, (fd) => readDirFd("readDir", fd, shown(p))),
     stat: stat(uring),

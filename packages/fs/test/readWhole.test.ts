@@ -1,0 +1,70 @@
+// The whole-file reader behind FileSystem.readFile and Path.load: the size from fstat on a
+// real fd, the reads from a stand-in file whose contents may differ from that size (a file
+// that grew or shrank since), so every case is deterministic.
+import { describe, expect, it } from "@effect/vitest"
+import { Fd } from "@effio/core"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { readWhole } from "../src/internal/readWhole.js"
+import { payload, tempDir } from "./helpers.js"
+
+/** `readWhole` of a real file of `size` bytes, its reads served from `contents` (at most `maxRead` a read). */
+const readAs = (size: number, contents: Uint8Array, maxRead = Infinity) =>
+  Effect.gen(function*() {
+    const dir = yield* tempDir
+    const file = path.join(dir, "f")
+    fs.writeFileSync(file, new Uint8Array(size))
+    const fd = fs.openSync(file, "r")
+    const ref = new Fd.FdRef(fd, (fd) => Effect.sync(() => fs.closeSync(fd)))
+    const reads: Array<readonly [number, number]> = []
+    const bytes = yield* Effect.ensuring(
+      readWhole(ref, (buf, position, regular) =>
+        Effect.sync(() => {
+          expect(regular).toBe(true)
+          reads.push([position, buf.length])
+          const n = Math.max(0, Math.min(buf.length, maxRead, contents.length - position))
+          buf.set(contents.subarray(position, position + n))
+          return n
+        }), "load", file),
+      ref.close
+    )
+    return { bytes, reads }
+  })
+
+describe("readWhole", () => {
+  it.scoped("a file of the size fstat said: one read per MiB, none only to see EOF", () =>
+    Effect.gen(function*() {
+      const small = payload(13)
+      const a = yield* readAs(13, small)
+      expect(Buffer.from(a.bytes).equals(Buffer.from(small))).toBe(true)
+      expect(a.reads).toEqual([[0, 14]])
+      const mib = 1024 * 1024
+      const big = payload(2 * mib)
+      const b = yield* readAs(2 * mib, big)
+      expect(Buffer.from(b.bytes).equals(Buffer.from(big))).toBe(true)
+      expect(b.reads).toEqual([[0, mib], [mib, mib + 1]])
+    }))
+
+  it.scoped("a file that grew since the fstat is read to its end; one that shrank to its new end", () =>
+    Effect.gen(function*() {
+      const grown = payload(200_000)
+      const g = yield* readAs(10, grown)
+      expect(Buffer.from(g.bytes).equals(Buffer.from(grown))).toBe(true)
+      const shrunk = payload(10)
+      const s = yield* readAs(100, shrunk)
+      expect(Buffer.from(s.bytes).equals(Buffer.from(shrunk))).toBe(true)
+      expect(s.reads).toEqual([[0, 101], [10, 91]])
+      expect((yield* readAs(100, new Uint8Array())).bytes.length).toBe(0)
+    }))
+
+  it.scoped("short reads before the size read on; a file reporting size 0 is read until EOF", () =>
+    Effect.gen(function*() {
+      const data = payload(1000)
+      const short = yield* readAs(1000, data, 7)
+      expect(Buffer.from(short.bytes).equals(Buffer.from(data))).toBe(true)
+      const unsized = yield* readAs(0, data)
+      expect(Buffer.from(unsized.bytes).equals(Buffer.from(data))).toBe(true)
+      expect(unsized.reads).toEqual([[0, 65536], [1000, 65536]])
+    }))
+})
