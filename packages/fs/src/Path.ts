@@ -137,7 +137,13 @@ const dispatch = <A, R>(
 /** Both paths checked, on one backend, then the op of `p`'s backend. */
 const dispatch2 = (method: string, p: Path, to: Path, op: (ops: Cap.DirOps) => Effect.Effect<void, PlatformError>) =>
   p.dir.ops.backend !== to.dir.ops.backend
-    ? Effect.fail(new BadArgument({ module: "FileSystem", method, description: "both paths must be on the same backend (io_uring or node)" }))
+    ? Effect.fail(
+      new BadArgument({
+        module: "FileSystem",
+        method,
+        description: `both paths must be on the same backend, not ${p.dir.ops.backend} and ${to.dir.ops.backend}`
+      })
+    )
     : dispatch(method, p, true, (ops) => Effect.zipRight(check(method, to, true), op(ops)))
 
 const writeOptions = (access: "write" | "read-write", options: CreateOptions): Cap.OpenOptions => {

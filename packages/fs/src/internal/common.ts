@@ -1,3 +1,5 @@
+// Small pieces shared by the FileSystem, the Files and the directory backends: error
+// contexts and errors, open flags, and `File.Info` from statx or node's `Stats`.
 import { type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type { Cap, Errors } from "@effio/core"

@@ -2,7 +2,7 @@
 // `File` and the io_uring directory backend.
 import type { PlatformError } from "@effect/platform/Error"
 import { type Errors, Fd, type Uring } from "@effio/core"
-import { decodeStatx, type Statx } from "@effio/uring-native"
+import { decodeStatx, type Statx, STATX_SIZE } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { writeZero } from "./common.js"
@@ -52,7 +52,7 @@ export const statxFd = (
   where: Errors.ErrorContext
 ): Effect.Effect<Statx, PlatformError> =>
   Effect.suspend(() => {
-    const out = new Uint8Array(256)
+    const out = new Uint8Array(STATX_SIZE)
     return Effect.as(uring.opFinite(Fd.pinned(ref, (r, fd, cb) => r.statx(fd, "", C.AT_EMPTY_PATH, mask, out, cb)), where), out)
   }).pipe(Effect.map(decodeStatx))
 

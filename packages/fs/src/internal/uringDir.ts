@@ -105,7 +105,7 @@ const load = (uring: Ring) => (p: Path): Effect.Effect<Uint8Array, PlatformError
 const openDir = (uring: Ring, ops: () => Cap.DirOps) => (p: Path): Effect.Effect<Cap.Dir, PlatformError, Scope.Scope> =>
   Effect.flatMap(
     Effect.acquireRelease(
-      Effect.map(openAt(uring, "openDir", p, p.relative, C.O_PATH | C.O_DIRECTORY), (fd) => new Fd.FdRef(fd, closeFd(uring))),
+      Effect.map(openAt(uring, "openDir", p, p.relative, C.O_PATH | C.O_DIRECTORY), (fd) => fdRef(uring, fd)),
       (ref) => ref.close
     ),
     (ref) =>
