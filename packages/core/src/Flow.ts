@@ -40,10 +40,10 @@ export {
 } from "./internal/flow.js"
 
 /** True for a {@link Source}. */
-export const isSource = (u: unknown): u is Source => typeof u === "object" && u !== null && SourceTypeId in u
+export const isSource = (u: unknown): u is Source<unknown> => typeof u === "object" && u !== null && SourceTypeId in u
 
 /** True for a {@link Sink}. */
-export const isSink = (u: unknown): u is Sink => typeof u === "object" && u !== null && SinkTypeId in u
+export const isSink = (u: unknown): u is Sink<unknown> => typeof u === "object" && u !== null && SinkTypeId in u
 
 const CHUNK = 64 * 1024
 
@@ -67,10 +67,10 @@ const spliceAll = (src: UringFd, dst: UringFd): Effect.Effect<number, PlatformEr
   return loop(0)
 }
 
-const readWriteAll = (source: Source, sink: Sink): Effect.Effect<number, PlatformError> =>
+const readWriteAll = <E1, E2>(source: Source<E1>, sink: Sink<E2>): Effect.Effect<number, E1 | E2> =>
   Effect.suspend(() => {
     const buf = new Uint8Array(CHUNK)
-    const loop = (total: number): Effect.Effect<number, PlatformError> =>
+    const loop = (total: number): Effect.Effect<number, E1 | E2> =>
       Effect.flatMap(source.read(buf), (n) =>
         n === 0 ? Effect.succeed(total) : Effect.zipRight(sink.write(buf.subarray(0, n)), loop(total + n)))
     return loop(0)
@@ -82,12 +82,12 @@ const readWriteAll = (source: Source, sink: Sink): Effect.Effect<number, Platfor
  * `splice(2)` and never enter JS; otherwise a 64 KiB buffer is read and written.
  */
 export const copy: {
-  (sink: Sink): (source: Source) => Effect.Effect<number, PlatformError>
-  (source: Source, sink: Sink): Effect.Effect<number, PlatformError>
+  <E2>(sink: Sink<E2>): <E1>(source: Source<E1>) => Effect.Effect<number, E1 | E2 | PlatformError>
+  <E1, E2>(source: Source<E1>, sink: Sink<E2>): Effect.Effect<number, E1 | E2 | PlatformError>
 } = function copy(...args: Array<unknown>): any {
-  if (args.length === 1) return (source: Source) => copy(source, args[0] as Sink)
-  const source = args[0] as Source
-  const sink = args[1] as Sink
+  if (args.length === 1) return (source: Source<unknown>) => copy(source, args[0] as Sink<unknown>)
+  const source = args[0] as Source<unknown>
+  const sink = args[1] as Sink<unknown>
   return Effect.suspend(() => {
     const src = source[UringFdTag]
     const dst = sink[UringFdTag]
@@ -116,7 +116,7 @@ export interface LinesOptions {
  * is not included); a last line without a terminator is kept. A line over `maxLength`
  * fails the stream with {@link LineTooLong} (memory stays bounded).
  */
-export const lines = (source: Source, options: LinesOptions = {}): Stream.Stream<string, PlatformError | LineTooLong> =>
+export const lines = <E = PlatformError>(source: Source<E>, options: LinesOptions = {}): Stream.Stream<string, E | LineTooLong> =>
   Stream.suspend(() => {
     const max = options.maxLength ?? 1024 * 1024
     const decoder = new TextDecoder("utf-8")

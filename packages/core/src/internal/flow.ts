@@ -22,25 +22,25 @@ export interface UringFd {
   readonly uring: UringService
 }
 
-/** A byte source (Eio's `Flow.source`). */
-export interface Source {
+/** A byte source (Eio's `Flow.source`), failing with `E` (files and pipes: `PlatformError`). */
+export interface Source<out E = PlatformError> {
   readonly [SourceTypeId]: typeof SourceTypeId
   /** Reads at most `buf.length` bytes into `buf`; 0 means end of input. */
-  readonly read: (buf: Uint8Array) => Effect.Effect<number, PlatformError>
+  readonly read: (buf: Uint8Array) => Effect.Effect<number, E>
   /** The remaining input as a stream of chunks (each a fresh `Uint8Array`). */
-  readonly stream: Stream.Stream<Uint8Array, PlatformError>
+  readonly stream: Stream.Stream<Uint8Array, E>
   /** Releases the source (closes its fd where it owns one). Idempotent. */
   readonly close: Effect.Effect<void>
   readonly [UringFdTag]?: UringFd | undefined
 }
 
-/** A byte sink (Eio's `Flow.sink`). */
-export interface Sink {
+/** A byte sink (Eio's `Flow.sink`), failing with `E` (files and pipes: `PlatformError`). */
+export interface Sink<out E = PlatformError> {
   readonly [SinkTypeId]: typeof SinkTypeId
   /** Writes all of `data` (a string is written as UTF-8). */
-  readonly write: (data: Uint8Array | string) => Effect.Effect<void, PlatformError>
+  readonly write: (data: Uint8Array | string) => Effect.Effect<void, E>
   /** An Effect `Sink` writing every element. */
-  readonly sink: EffectSink.Sink<void, Uint8Array | string, never, PlatformError>
+  readonly sink: EffectSink.Sink<void, Uint8Array | string, never, E>
   /** Releases the sink (closes its fd where it owns one, so a reader sees end of input). Idempotent. */
   readonly close: Effect.Effect<void>
   readonly [UringFdTag]?: UringFd | undefined
@@ -55,7 +55,7 @@ export const toBytes = (data: Uint8Array | string): Uint8Array => (typeof data =
  * a copy of exactly the bytes read (a pipe often returns a few bytes per read: a fresh
  * 64 KiB buffer per read would be mostly garbage).
  */
-export const streamOf = (read: (buf: Uint8Array) => Effect.Effect<number, PlatformError>, chunkSize = CHUNK) =>
+export const streamOf = <E>(read: (buf: Uint8Array) => Effect.Effect<number, E>, chunkSize = CHUNK): Stream.Stream<Uint8Array, E> =>
   Stream.suspend(() => {
     const buf = new Uint8Array(chunkSize)
     return Stream.repeatEffectOption(
@@ -66,11 +66,11 @@ export const streamOf = (read: (buf: Uint8Array) => Effect.Effect<number, Platfo
     )
   })
 
-export const makeSource = (
-  read: (buf: Uint8Array) => Effect.Effect<number, PlatformError>,
+export const makeSource = <E = PlatformError>(
+  read: (buf: Uint8Array) => Effect.Effect<number, E>,
   close: Effect.Effect<void>,
   uringFd?: UringFd
-): Source => ({
+): Source<E> => ({
   [SourceTypeId]: SourceTypeId,
   read,
   stream: streamOf(read),
@@ -78,11 +78,11 @@ export const makeSource = (
   [UringFdTag]: uringFd
 })
 
-export const makeSink = (
-  write: (data: Uint8Array | string) => Effect.Effect<void, PlatformError>,
+export const makeSink = <E = PlatformError>(
+  write: (data: Uint8Array | string) => Effect.Effect<void, E>,
   close: Effect.Effect<void>,
   uringFd?: UringFd
-): Sink => ({
+): Sink<E> => ({
   [SinkTypeId]: SinkTypeId,
   write,
   sink: EffectSink.forEach(write),

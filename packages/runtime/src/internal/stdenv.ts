@@ -1,5 +1,5 @@
 import { type PlatformError, SystemError } from "@effect/platform/Error"
-import { pipe2 } from "@effio/uring-native"
+import { NativeUnavailableError, pipe2 } from "@effio/uring-native"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
@@ -7,16 +7,17 @@ import type * as Scope from "effect/Scope"
 import { randomFillSync } from "node:crypto"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import { Fd, Flow, type Uring } from "@effio/core"
+import { type Cap, Fd, Flow, type Uring } from "@effio/core"
 import { Path } from "@effio/fs"
 import type { BackendId, Pipe, Stdenv } from "../Stdenv.js"
 
 
 const noClose = () => Effect.void
 
-const common = (backendId: BackendId, uring: Uring.UringService | undefined) => ({
-  fs: uring !== undefined ? Path.uringRoot(uring, "/", false) : Path.nodeRoot("/", false),
-  cwd: uring !== undefined ? Path.uringRoot(uring, process.cwd(), true) : Path.nodeRoot(process.cwd(), true),
+// What both backends share; `root` makes a capability root with the backend's Dir ops.
+const common = (backendId: BackendId, root: (native: string, confined: boolean) => Cap.Path) => ({
+  fs: root("/", false),
+  cwd: root(process.cwd(), true),
   clock: { now: Clock.currentTimeMillis, sleep: Effect.sleep },
   monoClock: { now: Clock.currentTimeNanos, sleep: Effect.sleep },
   secureRandom: {
@@ -66,7 +67,7 @@ export const makeUring = (uring: Uring.UringService): Stdenv => {
   // the layer), which throws rather than failing.
   const closeViaRing = (fd: number) => Fd.closeFd(uring, fd)
   return {
-    ...common("io_uring", uring),
+    ...common("io_uring", (native, confined) => Path.uringRoot(uring, native, confined)),
     fromFd: (fd, options) => {
       const ref = new Fd.FdRef(fd, options?.close ? closeViaRing : noClose, "Stream")
       return { source: Flow.uringFdSource(uring, ref), sink: Flow.uringFdSink(uring, ref) }
@@ -146,7 +147,7 @@ export const makeNode = (): Stdenv => {
     (p: Pipe) => Effect.zipRight(p.source.close, p.sink.close)
   )
   return {
-    ...common("node", undefined),
+    ...common("node", Path.nodeRoot),
     fromFd: (fd, options) => {
       const ref = new Fd.FdRef(fd, options?.close ? closeFdSync : noClose, "Stream")
       return { source: Flow.nodeFdSource(ref), sink: Flow.nodeFdSink(ref) }
@@ -163,6 +164,6 @@ export const makeNode = (): Stdenv => {
       return (stderr ??= Flow.fromWritable(process.stderr, Effect.void, 2))
     },
     pipe: Effect.catchAll(nativePipe, (e) =>
-      (e.cause as { code?: string } | undefined)?.code === "ERR_NATIVE_UNAVAILABLE" ? memoryPipe : Effect.fail(e))
+      e.cause instanceof NativeUnavailableError ? memoryPipe : Effect.fail(e))
   }
 }
