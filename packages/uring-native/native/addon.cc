@@ -9,6 +9,7 @@
 //   ops.h/.cc    the ops: JS arguments -> plain data -> one SQE, behind one prep() entry
 //   args.h/.cc   decoding JS arguments (Get* functions and the Args cursor)
 //   probe.h/.cc  probe(), name tables, kernel release, why io_uring_setup failed
+//   net.h/.cc    socket addresses, the synchronous socket calls, socket constants
 //   addon.cc     this file: module init, pipe2(), the non-Linux stub
 
 #include <napi.h>
@@ -23,6 +24,7 @@
 #include <string>
 
 #include "args.h"
+#include "net.h"
 #include "ops.h"
 #include "probe.h"
 #include "ring.h"
@@ -66,6 +68,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("opKinds", effio::OpKindTable(env));
   exports.Set("pipe2", Napi::Function::New(env, effio::Pipe2));
   exports.Set("constants", effio::ArgumentConstants(env));
+  effio::InitNet(env, exports);
   exports.Set("platform", "linux");
   return exports;
 }

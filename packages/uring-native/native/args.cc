@@ -203,6 +203,13 @@ std::vector<iovec> Args::Iovecs(const char* name) {
   return iov;
 }
 
+SockAddr Args::Address(const char* name) {
+  Napi::Value v = Next();
+  SockAddr sa;
+  if (ok_ && !GetSockAddr(env(), v, name, &sa)) ok_ = false;
+  return ok_ ? sa : SockAddr{};
+}
+
 void Args::FailRange(const std::string& msg) {
   if (ok_) ok_ = ThrowRange(env(), msg);
 }

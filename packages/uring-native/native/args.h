@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "net.h"
+
 namespace effio {
 
 // Throw a JS TypeError/RangeError; return false so a decoder can `return Throw...(...)`.
@@ -67,6 +69,8 @@ class Args {
   Span Range();
   // An array of 1..IOV_MAX buffers, each taken whole.
   std::vector<iovec> Iovecs(const char* name);
+  // A socket address object (see net.h).
+  SockAddr Address(const char* name);
 
   // A check of its own that failed (e.g. a buffer too small for the op): throws RangeError.
   void FailRange(const std::string& msg);

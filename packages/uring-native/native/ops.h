@@ -9,43 +9,49 @@
 
 #include <napi.h>
 
+#include <sys/socket.h>
+
+#include <bitset>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "args.h"
+#include "net.h"
 #include "uring_abi.h"
 
 namespace effio {
 
 // Every op, in kind order: X(enum name, JS name, struct in ops.cc).
 //
-// Adding an op (the net ops are next, see below):
+// Adding an op:
 //   1. a line here, at the end (kinds are numbered by position);
-//   2. in ops.cc a struct with `void Decode(Args&)` and `void Fill(SlotMemory&, io_uring_sqe*)`;
+//   2. in ops.cc a struct with `void Decode(Args&)` and `void Fill(OpContext&, io_uring_sqe*)`;
 //   3. in src/index.ts the same name in `Op` and a Ring method calling #submit.
 // Memory the kernel reads or writes after submission (a path, an iovec array, a sockaddr and
-// its length) goes into SlotMemory, which lives until the op's final CQE.
+// its length, a msghdr) goes into the slot's SlotExtra (OpContext::Get()), which lives until
+// the op's final CQE.
 //
-// Planned net ops, and what each needs beyond that pattern:
-//   socket(domain, type, protocol)      IORING_OP_SOCKET (5.19): fd=domain, off=type, len=protocol.
-//   bind(fd, addr) / connect(fd, addr)  IORING_OP_BIND (6.11) / CONNECT: a sockaddr_storage and
-//                                       its length in SlotMemory (addr=&sa, addr2/off=len).
-//   listen(fd, backlog)                 IORING_OP_LISTEN (6.11): len=backlog.
-//   accept(fd, multishot)               IORING_OP_ACCEPT, ioprio |= IORING_ACCEPT_MULTISHOT: one
-//                                       CQE per connection with IORING_CQE_F_MORE; the ring
-//                                       already keeps a slot busy until the CQE without F_MORE.
-//                                       A peer address needs a sockaddr + socklen_t the kernel
-//                                       writes, in SlotMemory (single-shot only).
-//   send(fd, buffer, off, len, flags)   IORING_OP_SEND: like read/write (Span from Args::Range).
-//   recv(fd, ..., multishot, group)     IORING_OP_RECV; multishot (ioprio |= IORING_RECV_MULTISHOT)
-//                                       needs a provided buffer ring: IOSQE_BUFFER_SELECT with
-//                                       buf_group; the buffer id comes back in
-//                                       cqe.flags >> IORING_CQE_BUFFER_SHIFT (JS already gets the
-//                                       flags). Registering the ring (IORING_REGISTER_PBUF_RING)
-//                                       is ring state, so it belongs in ring.cc next to the SQ,
-//                                       and the JS buffers behind it stay pinned until unregistered.
-//   shutdown(fd, how)                   IORING_OP_SHUTDOWN: len=how.
+// The socket ops and what they rely on beyond that pattern:
+//   socket / bind / listen   IORING_OP_SOCKET (5.19), BIND and LISTEN (6.11). Where this ring
+//                            lacks the opcode (OpContext::Has), Fill makes the syscall itself
+//                            (none of them blocks) and OpContext::Direct turns the SQE into a
+//                            NOP whose CQE delivers the syscall's result: asynchronously, like
+//                            any op, never inside the caller. shutdown likewise before 5.11.
+//   accept(multishot)        ioprio IORING_ACCEPT_MULTISHOT (5.19): one CQE per connection
+//                            with IORING_CQE_F_MORE; the ring keeps the slot busy until the
+//                            CQE without it. New fds are SOCK_CLOEXEC; no peer address is asked
+//                            for (getpeername gives it).
+//   send / send_zc / sendto  MSG_NOSIGNAL always. send_zc (6.0) posts its result with F_MORE
+//                            and then a notification CQE (IORING_CQE_F_NOTIF) without it: the
+//                            buffer stays pinned until that one. sendto is SENDMSG with the
+//                            msghdr, iovec and sockaddr in the slot.
+//   recvfrom                 RECVMSG; the sockaddr goes straight into a JS output buffer; at
+//                            the final CQE the ring copies msg_namelen and msg_flags after it.
+//   recv_select              RECV with a provided-buffer group (OpContext::SelectBuffer: the
+//                            ring sets IOSQE_BUFFER_SELECT and buf_group, counts the op as a
+//                            user of the group until its final CQE, and tracks which buffers
+//                            the CQEs hand out); multishot with IORING_RECV_MULTISHOT (6.0).
 #define EFFIO_OPS(X)                    \
   X(kNop, "nop", Nop)                   \
   X(kRead, "read", Read)                \
@@ -66,8 +72,19 @@ namespace effio {
   X(kSplice, "splice", Splice)          \
   X(kTimeout, "timeout", Timeout)       \
   X(kPollAdd, "poll_add", PollAdd)      \
-  X(kAsyncCancel, "async_cancel", AsyncCancel)
-
+  X(kAsyncCancel, "async_cancel", AsyncCancel) \
+  X(kSocket, "socket", Socket)          \
+  X(kBind, "bind", Bind)                \
+  X(kListen, "listen", Listen)          \
+  X(kAccept, "accept", Accept)          \
+  X(kConnect, "connect", Connect)       \
+  X(kSend, "send", Send)                \
+  X(kSendZc, "send_zc", SendZc)         \
+  X(kSendTo, "sendto", SendTo)          \
+  X(kRecv, "recv", Recv)                \
+  X(kRecvFrom, "recvfrom", RecvFrom)    \
+  X(kRecvSelect, "recv_select", RecvSelect) \
+  X(kShutdown, "shutdown", Shutdown)
 enum class OpKind : uint32_t {
 #define EFFIO_OP_ENUM(kind, name, type) kind,
   EFFIO_OPS(EFFIO_OP_ENUM)
@@ -85,25 +102,47 @@ struct SlotExtra {
   std::vector<iovec> iov;
   open_how how{};
   __kernel_timespec ts{};
+  SockAddr addr;       // bind, connect, sendto
+  iovec iov1{};        // sendto, recvfrom: the one buffer
+  msghdr msg{};        // sendto, recvfrom
+  uint8_t* addr_out = nullptr;  // recvfrom: the JS output buffer (see net.h kAddrOut*)
 };
 
-// A slot's SlotExtra, allocated only by the ops that need one.
-class SlotMemory {
+// The opcodes a ring may use (probed, less those a test hides).
+using OpcodeSet = std::bitset<256>;
+
+// What an op's Fill works with besides its SQE: the slot's native memory (allocated only by
+// the ops that need it), the ring's opcodes, and the two requests an op can make of the ring.
+class OpContext {
  public:
-  explicit SlotMemory(std::unique_ptr<SlotExtra>& holder) : holder_(holder) {}
+  OpContext(std::unique_ptr<SlotExtra>& holder, const OpcodeSet& ops) : holder_(holder), ops_(ops) {}
   SlotExtra& Get() {
     if (!holder_) holder_ = std::make_unique<SlotExtra>();
     return *holder_;
   }
+  bool Has(unsigned opcode) const { return opcode < 256 && ops_.test(opcode); }
+  // The op was done by a direct syscall with result `res` (fd, 0 or -errno): the SQE becomes a
+  // NOP and the ring reports `res` for its CQE.
+  void Direct(io_uring_sqe* sqe, int32_t res);
+  // The op takes its buffer from provided-buffer group `group`.
+  void SelectBuffer(uint16_t group) { group_ = group; }
+
+  bool direct() const { return direct_; }
+  int32_t direct_res() const { return direct_res_; }
+  int32_t group() const { return group_; }
 
  private:
   std::unique_ptr<SlotExtra>& holder_;
+  const OpcodeSet& ops_;
+  bool direct_ = false;
+  int32_t direct_res_ = 0;
+  int32_t group_ = -1;
 };
 
 // Decodes the JS arguments of op `kind` and fills `sqe` (opcode, fd, addr, len, off and the
 // op's flags; never user_data or sqe->flags, which are the ring's). Returns false with a JS
 // exception pending when an argument is bad; then nothing of `sqe` is to be used.
-bool PrepareOp(OpKind kind, Args& args, SlotMemory& memory, io_uring_sqe* sqe);
+bool PrepareOp(OpKind kind, Args& args, OpContext& ctx, io_uring_sqe* sqe);
 
 // `{ nop: 0, read: 1, ... }` for the facade's check of its own table.
 Napi::Object OpKindTable(Napi::Env env);

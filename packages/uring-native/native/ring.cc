@@ -150,7 +150,10 @@ Napi::Function Ring::Init(Napi::Env env) {
       DefineClass(env, "NativeRing",
                   {InstanceMethod("info", &Ring::Info), InstanceMethod("inFlight", &Ring::InFlight),
                    InstanceMethod("submit", &Ring::Submit), InstanceMethod("close", &Ring::Close),
-                   InstanceMethod("cancel", &Ring::Cancel)});
+                   InstanceMethod("cancel", &Ring::Cancel), InstanceMethod("capabilities", &Ring::Capabilities),
+                   InstanceMethod("registerBufRing", &Ring::RegisterBufRing),
+                   InstanceMethod("unregisterBufRing", &Ring::UnregisterBufRing),
+                   InstanceMethod("recycleBuf", &Ring::RecycleBuf), InstanceMethod("copyBuf", &Ring::CopyBuf)});
   napi_value prep;
   if (napi_create_function(env, "prep", NAPI_AUTO_LENGTH, &Ring::PrepEntry, nullptr, &prep) == napi_ok)
     cls.Get("prototype").As<Napi::Object>().Set("prep", Napi::Value(env, prep));
@@ -158,7 +161,7 @@ Napi::Function Ring::Init(Napi::Env env) {
 }
 
 // new NativeRing(entries, cqEntries, out: Int32Array, onBatch: (count) => void,
-//                testFlags?: number, drainWarnMs?: number)   (the last two: tests only)
+//                testFlags?: number, drainWarnMs?: number, hideOps?: string[])   (the last three: tests only)
 Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info) {
   Napi::Env env = info.Env();
   env_ = env;
@@ -190,6 +193,10 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info) {
     e.Set("errno", Napi::Number::New(env, -err));
     e.Set("code", Napi::String::New(env, "ERR_IO_URING_UNAVAILABLE"));
     e.ThrowAsJavaScriptException();
+    return;
+  }
+  if (!ProbeOps(info)) {
+    mem_.Close();
     return;
   }
   test_flags_ = static_cast<uint32_t>(test_flags);
@@ -239,6 +246,55 @@ void Ring::OnEnvCleanup(napi_async_cleanup_hook_handle hook, void* arg) {
   // the teardown go on. A ring already closed has only its close callbacks left to run.
   auto* hs = static_cast<LoopHandles*>(arg);
   if (hs->owner) hs->owner->Teardown(false);
+}
+
+// The ring's opcodes (IORING_REGISTER_PROBE on its own fd) and capabilities, less the names
+// in the test-only hide list info[6]: opcode names ("socket", "bind", ...) or
+// "accept_multishot", "recv_multishot", "pbuf_ring". Throws RangeError for an unknown name.
+bool Ring::ProbeOps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ops_.reset();
+  const size_t probe_size = sizeof(io_uring_probe) + 256 * sizeof(io_uring_probe_op);
+  std::vector<char> storage(probe_size, 0);
+  auto* pr = reinterpret_cast<io_uring_probe*>(storage.data());
+  if (sys_register(mem_.fd, IORING_REGISTER_PROBE, pr, 256) == 0) {
+    for (unsigned i = 0; i <= pr->last_op && i < pr->ops_len && i < 256; i++)
+      if (pr->ops[i].flags & IO_URING_OP_SUPPORTED) ops_.set(i);
+  }
+  caps_ = 0;
+  // No probe tells these apart; each arrived in the release of an opcode that can be probed.
+  if (ops_.test(EFFIO_IORING_OP_SOCKET)) caps_ |= kCapAcceptMultishot;
+  if (ops_.test(EFFIO_IORING_OP_SEND_ZC)) caps_ |= kCapRecvMultishot;
+  // Unregistering a group that was never registered: -ENOENT where buffer rings exist,
+  // -EINVAL (unknown register opcode) where they do not.
+  EffioBufReg reg{};
+  if (sys_register(mem_.fd, kEffioUnregisterPbufRing, &reg, 1) < 0 && errno == ENOENT) caps_ |= kCapBufRing;
+
+  if (info.Length() < 7 || info[6].IsUndefined()) return true;
+  if (!info[6].IsArray()) return ThrowType(env, "hideOps must be an array of names");
+  Napi::Array hide = info[6].As<Napi::Array>();
+  for (uint32_t i = 0; i < hide.Length(); i++) {
+    Napi::Value v = hide.Get(i);
+    if (!v.IsString()) return ThrowType(env, "hideOps must be an array of names");
+    const std::string name = v.As<Napi::String>().Utf8Value();
+    if (name == "accept_multishot") {
+      caps_ &= ~kCapAcceptMultishot;
+      continue;
+    }
+    if (name == "recv_multishot") {
+      caps_ &= ~kCapRecvMultishot;
+      continue;
+    }
+    if (name == "pbuf_ring") {
+      caps_ &= ~kCapBufRing;
+      continue;
+    }
+    unsigned op = 0;
+    while (op < 256 && OpName(op) != name) op++;
+    if (op == 256) return ThrowRange(env, "hideOps: unknown name \"" + name + "\"");
+    ops_.reset(op);
+  }
+  return true;
 }
 
 // ---- submission -------------------------------------------------------------------------
@@ -345,7 +401,21 @@ unsigned Ring::CopyCompletions(bool emit, bool* any) {
     const uint32_t slot = static_cast<uint32_t>(cqe.user_data & kSlotMask);
     if (slot >= slots_.size() || slots_[slot].state == kFree || slots_[slot].id != cqe.user_data) continue;
     const bool more = cqe.flags & IORING_CQE_F_MORE;
-    const int32_t res = slots_[slot].state == kCancelledInQueue ? -ECANCELED : cqe.res;
+    Slot& s = slots_[slot];
+    const int32_t res = s.state == kCancelledInQueue ? -ECANCELED : s.state == kDirect ? s.res : cqe.res;
+    if (s.group >= 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
+      // The kernel handed this buffer out: it is the program's until recycled.
+      BufGroup& g = groups_[static_cast<size_t>(s.group)];
+      const uint32_t bid = cqe.flags >> kEffioCqeBufferShift;
+      if (bid < g.entries) g.ours[bid] = 1;
+    }
+    if (!more && slot < extras_.size() && extras_[slot] && extras_[slot]->addr_out) {
+      // recvfrom: the address length and msg_flags the kernel wrote into the slot's msghdr.
+      SlotExtra& ex = *extras_[slot];
+      const uint32_t len = ex.msg.msg_namelen, mflags = static_cast<uint32_t>(ex.msg.msg_flags);
+      memcpy(ex.addr_out + kAddrOutLenOffset, &len, sizeof(len));
+      memcpy(ex.addr_out + kAddrOutFlagsOffset, &mflags, sizeof(mflags));
+    }
     if (!more) {
       ops_in_flight_--;
       ReleaseSlot(slot);
@@ -381,10 +451,16 @@ void Ring::OnInternalCompletion(const io_uring_cqe& cqe) {
 }
 
 void Ring::ReleaseSlot(uint32_t slot) {
-  slots_[slot].state = kFree;
+  Slot& s = slots_[slot];
+  s.state = kFree;
+  if (s.group >= 0) {
+    groups_[static_cast<size_t>(s.group)].users--;
+    s.group = -1;
+  }
   if (slot < extras_.size() && extras_[slot]) {
     // Keep the allocation for reuse but drop large contents.
     SlotExtra& e = *extras_[slot];
+    e.addr_out = nullptr;
     e.path.clear();
     e.path2.clear();
     if (e.iov.capacity() > 64) std::vector<iovec>().swap(e.iov); else e.iov.clear();
@@ -494,6 +570,9 @@ void Ring::Teardown(bool call_js) {
   // kernel reads after submission. Closing the ring fd lets the kernel reap them.
   overflow_.clear();
   internal_in_flight_ = 0;
+  // No op is in flight, so no op selects from a buffer ring any more.
+  for (BufGroup& g : groups_) FreeGroup(g);
+  groups_.clear();
   if (handles_) {
     // Stop watching the fd before it is closed.
     handles_->owner = nullptr;
@@ -560,11 +639,13 @@ void Ring::CompleteQueued(bool call_js) {
       continue;
     }
     const uint32_t slot = static_cast<uint32_t>(sqe.user_data & kSlotMask);
+    // A direct syscall has happened (a socket may be open): report its result, not a cancel.
+    const int32_t res = slots_[slot].state == kDirect ? slots_[slot].res : -ECANCELED;
     ops_in_flight_--;
     ReleaseSlot(slot);
     if (!call_js) continue;
     out_[n * 3] = static_cast<int32_t>(slot);
-    out_[n * 3 + 1] = -ECANCELED;
+    out_[n * 3 + 1] = res;
     out_[n * 3 + 2] = 0;
     if (++n == out_cap_) {
       DeliverDuringDrain(n, call_js);
@@ -697,12 +778,26 @@ Napi::Value Ring::Prep(Napi::Env env, const napi_value* argv, size_t argc) {
   const int64_t kind = args.Int("kind", 0, kOpKindCount - 1);
   if (!args.ok()) return Napi::Value();
   EnsureSlot(extras_, slot);
-  SlotMemory memory(extras_[slot]);
+  OpContext ctx(extras_[slot], ops_);
   io_uring_sqe sqe{};
-  if (!PrepareOp(static_cast<OpKind>(kind), args, memory, &sqe)) return Napi::Value();
+  if (!PrepareOp(static_cast<OpKind>(kind), args, ctx, &sqe)) return Napi::Value();
+  Slot& s = slots_[slot];
+  s.group = -1;
+  if (ctx.group() >= 0) {
+    const size_t g = static_cast<size_t>(ctx.group());
+    if (g >= groups_.size() || !groups_[g].registered) {
+      ThrowRange(env, "no buffer ring is registered with group " + std::to_string(g));
+      return Napi::Value();
+    }
+    sqe.flags |= IOSQE_BUFFER_SELECT;
+    sqe.buf_group = static_cast<uint16_t>(g);
+    groups_[g].users++;
+    s.group = ctx.group();
+  }
   sqe.user_data = id;
-  slots_[slot].id = id;
-  slots_[slot].state = kBusy;
+  s.id = id;
+  s.state = ctx.direct() ? kDirect : kBusy;
+  s.res = ctx.direct_res();
   ops_in_flight_++;
   Queue(sqe);
   UpdateRef();
@@ -726,6 +821,8 @@ Napi::Value Ring::Cancel(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(env, false);
   // Closing (called from a callback the drain delivers): the drain cancels it anyway.
   if (state_ == State::kClosing) return Napi::Boolean::New(env, true);
+  // Done already by a direct syscall; its NOP completes promptly with that result.
+  if (slots_[slot].state == kDirect) return Napi::Boolean::New(env, true);
   // Still waiting in the overflow list: a NOP takes its place, so it still completes through
   // its own CQE, which CopyCompletions reports as -ECANCELED.
   for (auto it = overflow_.begin(); it != overflow_.end(); ++it) {
@@ -746,6 +843,185 @@ Napi::Value Ring::Cancel(const Napi::CallbackInfo& info) {
   QueueInternal(sqe);
   UpdateRef();
   return Napi::Boolean::New(env, true);
+}
+
+// capabilities() -> { socket, bind, listen, shutdown, sendZc, acceptMultishot,
+// recvMultishot, bufRing }: which paths this ring's ops take (false for socket/bind/listen/
+// shutdown: a direct syscall; for the rest: not available).
+Napi::Value Ring::Capabilities(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("socket", ops_.test(EFFIO_IORING_OP_SOCKET));
+  o.Set("bind", ops_.test(EFFIO_IORING_OP_BIND));
+  o.Set("listen", ops_.test(EFFIO_IORING_OP_LISTEN));
+  o.Set("shutdown", ops_.test(EFFIO_IORING_OP_SHUTDOWN));
+  o.Set("sendZc", ops_.test(EFFIO_IORING_OP_SEND_ZC));
+  o.Set("acceptMultishot", (caps_ & kCapAcceptMultishot) != 0);
+  o.Set("recvMultishot", (caps_ & kCapRecvMultishot) != 0);
+  o.Set("bufRing", (caps_ & kCapBufRing) != 0);
+  std::vector<std::string> names;
+  for (unsigned i = 0; i < 256; i++)
+    if (ops_.test(i)) names.push_back(OpName(i));
+  o.Set("ops", StringArray(env, names));
+  return o;
+}
+
+namespace {
+
+size_t PageRound(size_t n) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return (n + page - 1) / page * page;
+}
+
+void* MapAnon(size_t len) {
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+Napi::Value ThrowCode(Napi::Env env, const std::string& msg, const char* code, int err = 0) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  if (err != 0) e.Set("errno", Napi::Number::New(env, err));
+  e.ThrowAsJavaScriptException();
+  return Napi::Value();
+}
+
+}  // namespace
+
+// Gives buffer `bid` to the kernel: an entry at the tail, then the tail with a release store
+// (the kernel reads the tail with acquire before the entry). Entry 0's `resv` is the tail
+// itself, so only addr, len and bid are written.
+void Ring::PushBuf(BufGroup& g, uint32_t bid) {
+  EffioBuf& b = g.ring[g.tail & (g.entries - 1)];
+  b.addr = reinterpret_cast<uint64_t>(g.bufs + static_cast<size_t>(bid) * g.size);
+  b.len = g.size;
+  b.bid = static_cast<uint16_t>(bid);
+  g.tail++;
+  g.ours[bid] = 0;
+  auto* tail = reinterpret_cast<uint16_t*>(reinterpret_cast<char*>(g.ring) + 14);
+  __atomic_store_n(tail, g.tail, __ATOMIC_RELEASE);
+}
+
+// Unregisters (while the ring fd is open) and unmaps. Only when no op uses the group.
+void Ring::FreeGroup(BufGroup& g) {
+  if (g.registered && mem_.fd >= 0) {
+    EffioBufReg reg{};
+    reg.bgid = static_cast<uint16_t>(&g - groups_.data());
+    (void)sys_register(mem_.fd, kEffioUnregisterPbufRing, &reg, 1);
+  }
+  g.registered = false;
+  if (g.ring) munmap(g.ring, g.ring_len);
+  if (g.bufs) munmap(g.bufs, g.bufs_len);
+  g.ring = nullptr;
+  g.bufs = nullptr;
+  g.ours.clear();
+}
+
+// registerBufRing(entries, size) -> group id. `entries` a power of two in 1..32768, `size`
+// bytes per buffer; every buffer starts out in the kernel's ring.
+Napi::Value Ring::RegisterBufRing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!ThrowIfNotOpen(env)) return Napi::Value();
+  int64_t entries = 0, size = 0;
+  if (!GetInt(env, info[0], "entries", 1, 32768, &entries)) return Napi::Value();
+  if (!GetInt(env, info[1], "size", 1, 1ll << 30, &size)) return Napi::Value();
+  if ((entries & (entries - 1)) != 0) {
+    ThrowRange(env, "entries must be a power of two: " + std::to_string(entries));
+    return Napi::Value();
+  }
+  if (entries * size > (1ll << 30)) {
+    ThrowRange(env, "entries * size must be at most 1 GiB");
+    return Napi::Value();
+  }
+  if (!(caps_ & kCapBufRing))
+    return ThrowCode(env, "provided-buffer rings need Linux 5.19 (IORING_REGISTER_PBUF_RING)", "ERR_UNSUPPORTED_OP");
+  size_t id = 0;
+  while (id < groups_.size() && groups_[id].registered) id++;
+  if (id > UINT16_MAX) return ThrowCode(env, "every buffer group id is in use", "ERR_UNSUPPORTED_OP");
+  if (id == groups_.size()) groups_.emplace_back();
+  BufGroup& g = groups_[id];
+  g = BufGroup{};
+  g.entries = static_cast<uint32_t>(entries);
+  g.size = static_cast<uint32_t>(size);
+  g.ring_len = PageRound(static_cast<size_t>(entries) * sizeof(EffioBuf));
+  g.bufs_len = PageRound(static_cast<size_t>(entries) * static_cast<size_t>(size));
+  g.ring = static_cast<EffioBuf*>(MapAnon(g.ring_len));
+  g.bufs = static_cast<uint8_t*>(MapAnon(g.bufs_len));
+  if (!g.ring || !g.bufs) {
+    FreeGroup(g);
+    return ThrowCode(env, "could not map the buffer ring's memory", "ENOMEM", ENOMEM);
+  }
+  EffioBufReg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(g.ring);
+  reg.ring_entries = g.entries;
+  reg.bgid = static_cast<uint16_t>(id);
+  if (sys_register(mem_.fd, kEffioRegisterPbufRing, &reg, 1) < 0) {
+    const int err = errno;
+    FreeGroup(g);
+    return ThrowCode(env, std::string("IORING_REGISTER_PBUF_RING failed: ") + strerror(err), "ERR_REGISTER_FAILED", err);
+  }
+  g.registered = true;
+  g.ours.assign(g.entries, 1);
+  for (uint32_t bid = 0; bid < g.entries; bid++) PushBuf(g, bid);
+  return Napi::Number::New(env, static_cast<double>(id));
+}
+
+BufGroup* Ring::GroupArg(Napi::Env env, const Napi::Value& v) {
+  if (state_ != State::kOpen) {
+    ThrowIfNotOpen(env);
+    return nullptr;
+  }
+  int64_t id = 0;
+  if (!GetInt(env, v, "group", 0, UINT16_MAX, &id)) return nullptr;
+  if (static_cast<size_t>(id) >= groups_.size() || !groups_[static_cast<size_t>(id)].registered) {
+    ThrowRange(env, "no buffer ring is registered with group " + std::to_string(id));
+    return nullptr;
+  }
+  return &groups_[static_cast<size_t>(id)];
+}
+
+// unregisterBufRing(group): refused (ERR_BUFFER_RING_BUSY) while an op selecting from it is
+// in flight; the kernel might still write its buffers.
+Napi::Value Ring::UnregisterBufRing(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BufGroup* g = GroupArg(env, info[0]);
+  if (!g) return Napi::Value();
+  if (g->users > 0)
+    return ThrowCode(env, "the buffer ring is in use by " + std::to_string(g->users) + " op(s) in flight",
+                     "ERR_BUFFER_RING_BUSY");
+  FreeGroup(*g);
+  return env.Undefined();
+}
+
+Napi::Value Ring::RecycleBuf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BufGroup* g = GroupArg(env, info[0]);
+  if (!g) return Napi::Value();
+  int64_t bid = 0;
+  if (!GetInt(env, info[1], "bid", 0, g->entries - 1, &bid)) return Napi::Value();
+  if (!g->ours[static_cast<size_t>(bid)]) {
+    ThrowRange(env, "buffer " + std::to_string(bid) + " is already the kernel's (recycled twice?)");
+    return Napi::Value();
+  }
+  PushBuf(*g, static_cast<uint32_t>(bid));
+  return env.Undefined();
+}
+
+// copyBuf(group, bid, length) -> a fresh Uint8Array with the buffer's first `length` bytes.
+Napi::Value Ring::CopyBuf(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BufGroup* g = GroupArg(env, info[0]);
+  if (!g) return Napi::Value();
+  int64_t bid = 0, len = 0;
+  if (!GetInt(env, info[1], "bid", 0, g->entries - 1, &bid)) return Napi::Value();
+  if (!GetInt(env, info[2], "length", 0, g->size, &len)) return Napi::Value();
+  if (!g->ours[static_cast<size_t>(bid)]) {
+    ThrowRange(env, "buffer " + std::to_string(bid) + " is the kernel's (not handed out by a completion)");
+    return Napi::Value();
+  }
+  Napi::Uint8Array out = Napi::Uint8Array::New(env, static_cast<size_t>(len));
+  memcpy(out.Data(), g->bufs + static_cast<size_t>(bid) * g->size, static_cast<size_t>(len));
+  return out;
 }
 
 }  // namespace effio

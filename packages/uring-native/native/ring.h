@@ -116,6 +116,32 @@ enum TestFlags : uint32_t {
   kTestNoDrainCancel = 4,  // issue no cancels: every op looks uncancellable to the drain
 };
 
+// What this ring can do beyond its opcodes (probed, or inferred where no probe exists; see
+// Ring::Ring), less what a test hides.
+enum Capability : uint32_t {
+  kCapAcceptMultishot = 1,  // IORING_ACCEPT_MULTISHOT, 5.19 (inferred from IORING_OP_SOCKET)
+  kCapRecvMultishot = 2,    // IORING_RECV_MULTISHOT, 6.0 (inferred from IORING_OP_SEND_ZC)
+  kCapBufRing = 4,          // IORING_REGISTER_PBUF_RING, 5.19 (probed by an unregister)
+};
+
+// One provided-buffer ring (IORING_REGISTER_PBUF_RING): `entries` buffers of `size` bytes,
+// native memory (anonymous mmaps, page aligned) that lives until the group is unregistered,
+// which happens only when no op uses the group. Each buffer is either the kernel's (in the
+// ring, it may write it at any time) or the program's (handed out by a CQE with
+// IORING_CQE_F_BUFFER, until recycled): only the latter may be copied out or recycled.
+struct BufGroup {
+  bool registered = false;
+  EffioBuf* ring = nullptr;
+  size_t ring_len = 0;
+  uint8_t* bufs = nullptr;
+  size_t bufs_len = 0;
+  uint32_t entries = 0;
+  uint32_t size = 0;
+  uint16_t tail = 0;            // our copy of the ring tail
+  uint64_t users = 0;           // ops in flight that select from this group
+  std::vector<uint8_t> ours;    // 1: handed out by a CQE, not in the kernel's ring
+};
+
 // How long one drain round waits before re-issuing the cancels, and after how long ops
 // that are still running earn the stderr warning.
 constexpr int64_t kDrainRoundMs = 100;
@@ -146,10 +172,13 @@ class Ring : public Napi::ObjectWrap<Ring> {
     kFree = 0,
     kBusy = 1,
     kCancelledInQueue = 2,  // cancelled before reaching the kernel: a NOP stands in, reported -ECANCELED
+    kDirect = 3,            // done by a direct syscall: a NOP carries `res` to JS
   };
   struct Slot {
     uint64_t id = 0;
     uint8_t state = kFree;
+    int32_t res = 0;     // kDirect: the syscall's result
+    int32_t group = -1;  // the provided-buffer group the op selects from, or -1
   };
 
   // JS-facing methods
@@ -162,6 +191,17 @@ class Ring : public Napi::ObjectWrap<Ring> {
   static napi_value PrepEntry(napi_env env, napi_callback_info info);
   Napi::Value Prep(Napi::Env env, const napi_value* argv, size_t argc);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value Capabilities(const Napi::CallbackInfo& info);
+  Napi::Value RegisterBufRing(const Napi::CallbackInfo& info);
+  Napi::Value UnregisterBufRing(const Napi::CallbackInfo& info);
+  Napi::Value RecycleBuf(const Napi::CallbackInfo& info);
+  Napi::Value CopyBuf(const Napi::CallbackInfo& info);
+
+  // Buffer rings
+  bool ProbeOps(const Napi::CallbackInfo& info);
+  BufGroup* GroupArg(Napi::Env env, const Napi::Value& v);
+  void PushBuf(BufGroup& g, uint32_t bid);
+  void FreeGroup(BufGroup& g);
 
   // Submission side
   bool ThrowIfNotOpen(Napi::Env env);
@@ -203,6 +243,10 @@ class Ring : public Napi::ObjectWrap<Ring> {
   // callbacks and pinned buffers) are held strongly; an idle ring holds nothing, so a ring
   // dropped without close() is garbage collected (the destructor then releases it).
   bool referenced_ = false;
+
+  OpcodeSet ops_;        // opcodes this ring uses (probed, less the test-hidden ones)
+  uint32_t caps_ = 0;    // Capability bits, likewise
+  std::vector<BufGroup> groups_;  // by group id
 
   // Close drain state.
   uint32_t test_flags_ = 0;

@@ -74,5 +74,51 @@
 #define __O_TMPFILE 020000000
 #endif
 
+#ifndef IORING_CQE_F_BUFFER
+#define IORING_CQE_F_BUFFER (1U << 0)
+#endif
+#ifndef IORING_CQE_F_SOCK_NONEMPTY
+#define IORING_CQE_F_SOCK_NONEMPTY (1U << 2)
+#endif
+#ifndef IORING_CQE_F_NOTIF
+#define IORING_CQE_F_NOTIF (1U << 3)
+#endif
+#ifndef IOSQE_BUFFER_SELECT
+#define IOSQE_BUFFER_SELECT (1U << 5)
+#endif
+#ifndef IORING_RECV_MULTISHOT
+#define IORING_RECV_MULTISHOT (1U << 1)
+#endif
+#ifndef IORING_ACCEPT_MULTISHOT
+#define IORING_ACCEPT_MULTISHOT (1U << 0)
+#endif
+
 // Opcodes newer than some headers: numbered by the kernel's enum io_uring_op.
-#define EFFIO_IORING_OP_FTRUNCATE 55
+#define EFFIO_IORING_OP_SHUTDOWN 34   // 5.11
+#define EFFIO_IORING_OP_SOCKET 45     // 5.19
+#define EFFIO_IORING_OP_SEND_ZC 47    // 6.0
+#define EFFIO_IORING_OP_FTRUNCATE 55  // 6.9
+#define EFFIO_IORING_OP_BIND 56       // 6.11
+#define EFFIO_IORING_OP_LISTEN 57     // 6.11
+
+// Provided-buffer rings (IORING_REGISTER_PBUF_RING, 5.19), declared here because headers
+// before 5.19 lack them. The ring is an array of EffioBuf; the kernel reads the ring's tail
+// from the `resv` field of entry 0 (a u16 at byte offset 14).
+constexpr unsigned kEffioRegisterPbufRing = 22;
+constexpr unsigned kEffioUnregisterPbufRing = 23;
+struct EffioBuf {
+  __u64 addr;
+  __u32 len;
+  __u16 bid;
+  __u16 resv;
+};
+static_assert(sizeof(EffioBuf) == 16, "struct io_uring_buf is 16 bytes");
+struct EffioBufReg {
+  __u64 ring_addr;
+  __u32 ring_entries;
+  __u16 bgid;
+  __u16 flags;
+  __u64 resv[3];
+};
+static_assert(sizeof(EffioBufReg) == 40, "struct io_uring_buf_reg is 40 bytes");
+constexpr unsigned kEffioCqeBufferShift = 16;

@@ -76,7 +76,73 @@ export interface RingOptions {
    * warning on stderr. Default 2000.
    */
   readonly testDrainWarnMs?: number
+  /**
+   * Test-only: treat these as missing from the kernel, so the fallback paths run on a kernel
+   * that has them. Opcode names as in {@link ProbeResult.ops} (`"socket"`, `"bind"`,
+   * `"listen"`, `"shutdown"`, `"send_zc"`, ...: socket/bind/listen/shutdown then run as direct
+   * syscalls) and `"accept_multishot"`, `"recv_multishot"`, `"pbuf_ring"` (those calls then
+   * throw {@link UnsupportedOpError}). Unknown names throw RangeError. See {@link Ring.supports}.
+   */
+  readonly testHideOps?: ReadonlyArray<string>
 }
+
+/**
+ * A socket address, as the socket ops take it and {@link getsockname}, {@link getpeername}
+ * and {@link Ring.recvFrom} give it back. Hosts are numeric (no name lookup).
+ */
+export type SocketAddress = InetAddress | UnixAddress
+
+/** An IPv4 (`family: 4`) or IPv6 (`family: 6`) address and port. */
+export interface InetAddress {
+  readonly family: 4 | 6
+  /** Numeric: `"127.0.0.1"`, `"::1"`, `"::ffff:10.0.0.1"`. */
+  readonly host: string
+  /** 0..65535 (0: any port, for bind). */
+  readonly port: number
+  /** IPv6 only: the interface of a link-local address; present when non-zero. */
+  readonly scopeId?: number
+  /** IPv6 only: the flow label; present when non-zero. */
+  readonly flowinfo?: number
+}
+
+/**
+ * A Unix socket address: a path of at most 107 UTF-8 bytes without NUL; `""` is an unnamed
+ * socket (bind autobinds it). `abstract: true` names a Linux abstract address (no file).
+ */
+export interface UnixAddress {
+  readonly path: string
+  readonly abstract?: boolean
+}
+
+/**
+ * Which path a ring's socket ops take ({@link Ring.supports}):
+ * - `"socket"`, `"bind"`, `"listen"`, `"shutdown"`: true when done by the ring's own opcode
+ *   (IORING_OP_SOCKET 5.19, BIND/LISTEN 6.11, SHUTDOWN 5.11); false when done by a direct,
+ *   non-blocking syscall instead, delivered through the same callback. Either way they work.
+ * - `"acceptMultishot"` (5.19), `"recvMultishot"` (6.0), `"bufRing"` (5.19), `"sendZc"` (6.0):
+ *   false means the call throws {@link UnsupportedOpError}; use single-shot accept in a loop,
+ *   plain {@link Ring.recv}, {@link Ring.send}.
+ */
+export type RingCapability =
+  | "socket"
+  | "bind"
+  | "listen"
+  | "shutdown"
+  | "sendZc"
+  | "acceptMultishot"
+  | "recvMultishot"
+  | "bufRing"
+
+/** Options of {@link Ring.registerBufRing}. */
+export interface BufRingOptions {
+  /** Number of buffers: a power of two, 1..32768. */
+  readonly entries: number
+  /** Bytes per buffer; `entries * size` at most 1 GiB. */
+  readonly size: number
+}
+
+/** Completion callback of {@link Ring.recvFrom}: `from` is the sender's address once `res >= 0`. */
+export type RecvFromCallback = (res: number, flags: number, from: SocketAddress | undefined) => void
 
 /** Counters and setup facts of a ring. */
 export interface RingInfo {
@@ -151,7 +217,19 @@ const Op = {
   splice: 16,
   timeout: 17,
   poll_add: 18,
-  async_cancel: 19
+  async_cancel: 19,
+  socket: 20,
+  bind: 21,
+  listen: 22,
+  accept: 23,
+  connect: 24,
+  send: 25,
+  send_zc: 26,
+  sendto: 27,
+  recv: 28,
+  recvfrom: 29,
+  recv_select: 30,
+  shutdown: 31
 } as const
 type OpKind = (typeof Op)[keyof typeof Op]
 
@@ -163,6 +241,23 @@ interface NativeRing {
   /** Every op: `id` (generation * 2^24 + slot), the op kind, then the op's own arguments. */
   prep(id: number, kind: OpKind, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): void
   cancel(id: number): boolean
+  capabilities(): NativeCapabilities
+  registerBufRing(entries: number, size: number): number
+  unregisterBufRing(group: number): void
+  recycleBuf(group: number, bid: number): void
+  copyBuf(group: number, bid: number, length: number): Uint8Array
+}
+
+interface NativeCapabilities {
+  readonly socket: boolean
+  readonly bind: boolean
+  readonly listen: boolean
+  readonly shutdown: boolean
+  readonly sendZc: boolean
+  readonly acceptMultishot: boolean
+  readonly recvMultishot: boolean
+  readonly bufRing: boolean
+  readonly ops: ReadonlyArray<string>
 }
 
 interface Addon {
@@ -173,12 +268,19 @@ interface Addon {
     out: Int32Array,
     onBatch: (n: number) => void,
     testFlags?: number,
-    drainWarnMs?: number
+    drainWarnMs?: number,
+    hideOps?: ReadonlyArray<string>
   ) => NativeRing
   opKinds?: Record<string, number>
   platform: "linux" | "stub"
   pipe2?: (size?: number) => [number, number]
   constants?: Record<string, number>
+  getsockname?: (fd: number) => SocketAddress | undefined
+  getpeername?: (fd: number) => SocketAddress | undefined
+  setsockopt?: (fd: number, level: number, name: number, value: number | boolean | Bytes) => void
+  getsockopt?: (fd: number, level: number, name: number) => number
+  encodeSockaddr?: (address: SocketAddress) => Uint8Array
+  decodeSockaddr?: (bytes: Bytes) => SocketAddress | undefined
 }
 
 const load = (): { addon?: Addon; error?: string } => {
@@ -260,6 +362,24 @@ for (const [name, n] of Object.entries(osConstants.errno)) if (!errnoByNumber.ha
 /** `IORING_CQE_F_MORE`: a multishot op will post more completions. */
 export const CQE_F_MORE = 2
 
+/** `IORING_CQE_F_BUFFER`: the completion used a provided buffer, its id in the upper 16 bits. */
+export const CQE_F_BUFFER = 1
+
+/** `IORING_CQE_F_SOCK_NONEMPTY`: a receive left more data in the socket. */
+export const CQE_F_SOCK_NONEMPTY = 4
+
+/** `IORING_CQE_F_NOTIF`: the notification of {@link Ring.sendZc} (the buffer is free again). */
+export const CQE_F_NOTIF = 8
+
+/** `IORING_CQE_BUFFER_SHIFT`: the buffer id is `flags >>> CQE_BUFFER_SHIFT`. */
+export const CQE_BUFFER_SHIFT = 16
+
+/**
+ * The provided-buffer id of a completion ({@link Ring.recvMultishot}, {@link Ring.recvSelect}),
+ * or -1 when its flags lack {@link CQE_F_BUFFER} (no buffer was used: an error, or EOF).
+ */
+export const bufferId = (flags: number): number => ((flags & CQE_F_BUFFER) !== 0 ? flags >>> CQE_BUFFER_SHIFT : -1)
+
 const NS_PER_MS = 1_000_000
 
 /**
@@ -298,6 +418,168 @@ export const STATX_SIZE = 256
  * positive as the kernel defines them: a CQE result `res` is `-errno.X` on failure.
  */
 export const errno: Readonly<Record<string, number>> = Object.freeze({ ...osConstants.errno })
+
+/** Socket constants by name, for {@link Ring.socket}, {@link setsockopt}, {@link Ring.send}... */
+export interface SocketConstants {
+  readonly AF_UNSPEC: number
+  readonly AF_INET: number
+  readonly AF_INET6: number
+  readonly AF_UNIX: number
+  readonly SOCK_STREAM: number
+  readonly SOCK_DGRAM: number
+  readonly SOCK_SEQPACKET: number
+  readonly SOCK_NONBLOCK: number
+  readonly SOCK_CLOEXEC: number
+  readonly SOL_SOCKET: number
+  readonly SO_REUSEADDR: number
+  readonly SO_REUSEPORT: number
+  readonly SO_KEEPALIVE: number
+  readonly SO_RCVBUF: number
+  readonly SO_SNDBUF: number
+  readonly SO_ERROR: number
+  readonly SO_LINGER: number
+  readonly SO_BROADCAST: number
+  readonly SO_TYPE: number
+  readonly IPPROTO_IP: number
+  readonly IPPROTO_IPV6: number
+  readonly IPPROTO_TCP: number
+  readonly IPPROTO_UDP: number
+  readonly TCP_NODELAY: number
+  readonly TCP_KEEPIDLE: number
+  readonly TCP_KEEPINTVL: number
+  readonly TCP_KEEPCNT: number
+  readonly IPV6_V6ONLY: number
+  readonly SHUT_RD: number
+  readonly SHUT_WR: number
+  readonly SHUT_RDWR: number
+  readonly MSG_NOSIGNAL: number
+  readonly MSG_WAITALL: number
+  readonly MSG_PEEK: number
+  readonly MSG_DONTWAIT: number
+  readonly MSG_TRUNC: number
+  readonly MSG_MORE: number
+}
+
+// Linux's values (the same on x86-64 and arm64), for a facade whose addon did not load.
+const linuxSocketConstants: SocketConstants = {
+  AF_UNSPEC: 0, AF_INET: 2, AF_INET6: 10, AF_UNIX: 1, SOCK_STREAM: 1, SOCK_DGRAM: 2, SOCK_SEQPACKET: 5,
+  SOCK_NONBLOCK: 0o4000, SOCK_CLOEXEC: 0o2000000, SOL_SOCKET: 1, SO_REUSEADDR: 2, SO_REUSEPORT: 15,
+  SO_KEEPALIVE: 9, SO_RCVBUF: 8, SO_SNDBUF: 7, SO_ERROR: 4, SO_LINGER: 13, SO_BROADCAST: 6, SO_TYPE: 3,
+  IPPROTO_IP: 0, IPPROTO_IPV6: 41, IPPROTO_TCP: 6, IPPROTO_UDP: 17, TCP_NODELAY: 1, TCP_KEEPIDLE: 4,
+  TCP_KEEPINTVL: 5, TCP_KEEPCNT: 6, IPV6_V6ONLY: 26, SHUT_RD: 0, SHUT_WR: 1, SHUT_RDWR: 2,
+  MSG_NOSIGNAL: 0x4000, MSG_WAITALL: 0x100, MSG_PEEK: 2, MSG_DONTWAIT: 0x40, MSG_TRUNC: 0x20, MSG_MORE: 0x8000
+}
+
+/**
+ * Socket constants from the C headers the addon was built against (also in {@link constants}),
+ * typed. `SOCK_CLOEXEC` is added by {@link Ring.socket} whether given or not.
+ */
+export const socketConstants: SocketConstants = Object.freeze(
+  Object.fromEntries(
+    Object.entries(linuxSocketConstants).map(([k, v]) => [k, (constants as Record<string, number | undefined>)[k] ?? v])
+  ) as unknown as SocketConstants
+)
+
+// The addon's sync socket calls throw an Error with errno (positive) and syscall: give it the
+// errno name as `code`, as node's own errors have.
+const systemError = (error: unknown): unknown => {
+  const e = error as { errno?: unknown; code?: unknown } | null
+  if (e !== null && typeof e === "object" && typeof e.errno === "number" && e.code === undefined) {
+    ;(e as { code: string }).code = errnoName(-e.errno)
+  }
+  return error
+}
+
+const netCall = <K extends "getsockname" | "getpeername" | "setsockopt" | "getsockopt" | "encodeSockaddr" | "decodeSockaddr">(
+  name: K
+): NonNullable<Addon[K]> => {
+  const fn = loaded.addon?.[name]
+  if (fn === undefined) throw new NativeUnavailableError(`${name} is unavailable: ${loaded.error ?? "not supported on this platform"}`)
+  return fn as NonNullable<Addon[K]>
+}
+
+/**
+ * `getsockname(2)`: the address a socket is bound to (e.g. the port the kernel picked for a
+ * bind to port 0). `undefined` for an address family this module does not decode. Throws an
+ * Error with `code` (`"EBADF"`, `"ENOTSOCK"`, ...) on failure.
+ */
+export const getsockname = (fd: number): SocketAddress | undefined => {
+  const fn = netCall("getsockname")
+  try {
+    return fn(fd)
+  } catch (e) {
+    throw systemError(e)
+  }
+}
+
+/** `getpeername(2)`: the address of a connected socket's peer (`"ENOTCONN"` when it has none). */
+export const getpeername = (fd: number): SocketAddress | undefined => {
+  const fn = netCall("getpeername")
+  try {
+    return fn(fd)
+  } catch (e) {
+    throw systemError(e)
+  }
+}
+
+/**
+ * `setsockopt(2)`: `value` an integer (or boolean) for an int option, or bytes for a struct one
+ * (e.g. `struct linger`). Synchronous; throws an Error with `code` on failure.
+ */
+export const setsockopt = (fd: number, level: number, name: number, value: number | boolean | Bytes): void => {
+  const fn = netCall("setsockopt")
+  try {
+    fn(fd, level, name, value)
+  } catch (e) {
+    throw systemError(e)
+  }
+}
+
+/** `getsockopt(2)` of an int option (`SO_ERROR`, `SO_RCVBUF`, ...). */
+export const getsockopt = (fd: number, level: number, name: number): number => {
+  const fn = netCall("getsockopt")
+  try {
+    return fn(fd, level, name)
+  } catch (e) {
+    throw systemError(e)
+  }
+}
+
+/**
+ * The `struct sockaddr` bytes of an address, checking it as the socket ops do (TypeError for
+ * a bad family, host or a NUL in a path; RangeError for a port or path out of range).
+ */
+export const encodeSockaddr = (address: SocketAddress): Uint8Array => netCall("encodeSockaddr")(address)
+
+/** Decodes `struct sockaddr` bytes back to a {@link SocketAddress} (`undefined`: unknown family). */
+export const decodeSockaddr = (bytes: Bytes): SocketAddress | undefined => netCall("decodeSockaddr")(bytes)
+
+// recvFrom's native output: the sockaddr (128 bytes), its length (u32), msg_flags (u32).
+const ADDR_OUT_SIZE = 136
+
+/**
+ * Error thrown by a call this ring's kernel cannot do (multishot accept or recv, buffer rings,
+ * send_zc: see {@link Ring.supports}), or that a test hid. `code` is `"ERR_UNSUPPORTED_OP"`.
+ */
+export class UnsupportedOpError extends Error {
+  readonly code = "ERR_UNSUPPORTED_OP"
+  constructor(message: string) {
+    super(message)
+    this.name = "UnsupportedOpError"
+  }
+}
+
+/**
+ * Error thrown by {@link BufRing.close} while an op that selects from the ring is in flight
+ * (the kernel may still write its buffers). `code` is `"ERR_BUFFER_RING_BUSY"`.
+ */
+export class BufRingBusyError extends Error {
+  readonly code = "ERR_BUFFER_RING_BUSY"
+  constructor(message: string) {
+    super(message)
+    this.name = "BufRingBusyError"
+  }
+}
 
 /**
  * Error thrown by a native helper ({@link pipe2}) when the addon could not be loaded or has no
@@ -343,11 +625,15 @@ export class RingClosedError extends Error {
 export const isRingClosedError = (error: unknown): boolean =>
   error instanceof RingClosedError || (error as { code?: unknown } | null)?.code === "ERR_RING_CLOSED"
 
-// The native addon throws a plain Error with code ERR_RING_CLOSED: give it its class.
-const typed = (error: unknown): unknown =>
-  !(error instanceof RingClosedError) && (error as { code?: unknown } | null)?.code === "ERR_RING_CLOSED"
-    ? new RingClosedError((error as Error).message)
-    : error
+// The native addon throws plain Errors with a code: give them their class.
+const typed = (error: unknown): unknown => {
+  const code = (error as { code?: unknown } | null)?.code
+  if (error instanceof RingClosedError || error instanceof UnsupportedOpError || error instanceof BufRingBusyError) return error
+  if (code === "ERR_RING_CLOSED") return new RingClosedError((error as Error).message)
+  if (code === "ERR_UNSUPPORTED_OP") return new UnsupportedOpError((error as Error).message)
+  if (code === "ERR_BUFFER_RING_BUSY") return new BufRingBusyError((error as Error).message)
+  return error
+}
 
 // Op ids: generation * 2^24 + slot. The generation of a slot moves on at the op's final
 // completion, so an id that has completed never names a later op in the same slot; it wraps
@@ -378,6 +664,8 @@ export class Ring {
   readonly #gens: Array<number> = []
   readonly #free: Array<number> = []
   #next = 0
+  #caps: NativeCapabilities
+  readonly #bufRings = new Set<BufRing>()
   #closing = false
   #draining = false
   #closeError: { error: unknown } | undefined
@@ -395,7 +683,18 @@ export class Ring {
       (options.testNoDrainCancel ? TEST_NO_DRAIN_CANCEL : 0)
     this.#out = new Int32Array(cqEntries * 3)
     try {
-      this.#native = new loaded.addon.NativeRing(entries, cqEntries, this.#out, this.#onBatch, testFlags, options.testDrainWarnMs)
+      const hide = options.testHideOps
+      if (hide !== undefined && !Array.isArray(hide)) throw new TypeError("testHideOps must be an array of names")
+      this.#native = new loaded.addon.NativeRing(
+        entries,
+        cqEntries,
+        this.#out,
+        this.#onBatch,
+        testFlags,
+        options.testDrainWarnMs,
+        hide === undefined ? undefined : hide.slice()
+      )
+      this.#caps = this.#native.capabilities()
     } catch (e) {
       const err = e as { message?: string; errno?: number; code?: string }
       if (err.code === "ERR_IO_URING_UNAVAILABLE") throw new RingUnavailableError(String(err.message), err.errno)
@@ -521,6 +820,9 @@ export class Ring {
       this.#native.close()
     } finally {
       this.#draining = false
+      // The native close freed every buffer ring once no op could use one any more.
+      for (const b of this.#bufRings) b._closed()
+      this.#bufRings.clear()
     }
     const failure = this.#closeError
     this.#closeError = undefined
@@ -669,5 +971,266 @@ export class Ring {
     } catch (error) {
       throw typed(error)
     }
+  }
+
+  // ---- sockets ------------------------------------------------------------------------
+
+  /**
+   * Which path this ring takes for `name` (see {@link RingCapability}): probed from the kernel
+   * at construction, less what {@link RingOptions.testHideOps} hides. Lets a caller choose
+   * multishot accept or a single-shot loop, buffer rings or plain recv.
+   */
+  supports(name: RingCapability): boolean {
+    const v = this.#caps[name]
+    if (typeof v !== "boolean") throw new RangeError(`unknown capability: ${String(name)}`)
+    return v
+  }
+
+  /** All of {@link supports} at once, with the opcodes this ring uses (`ops`). */
+  get capabilities(): Readonly<Record<RingCapability, boolean>> & { readonly ops: ReadonlyArray<string> } {
+    return this.#caps
+  }
+
+  #require(name: RingCapability, what: string): void {
+    if (!this.#caps[name]) throw new UnsupportedOpError(`${what} is not available on this ring (kernel ${probeKernel()})`)
+  }
+
+  /**
+   * `socket(2)`: completes with the new fd (`SOCK_CLOEXEC` always added; `SOCK_NONBLOCK` may be
+   * given). By `IORING_OP_SOCKET` (5.19) or, without it, a direct `socket(2)` whose result is
+   * delivered the same way, from the event loop ({@link supports}`("socket")` tells which).
+   */
+  socket(domain: number, type: number, protocol: number, cb: OpCallback): number {
+    return this.#submit(cb, undefined, Op.socket, domain, type, protocol)
+  }
+
+  /**
+   * `bind(2)` to `address`: `IORING_OP_BIND` (6.11) or a direct `bind(2)` delivered the same
+   * way. A bad address throws TypeError/RangeError synchronously.
+   */
+  bind(fd: number, address: SocketAddress, cb: OpCallback): number {
+    return this.#submit(cb, undefined, Op.bind, fd, address)
+  }
+
+  /** `listen(2)`: `IORING_OP_LISTEN` (6.11) or a direct `listen(2)` delivered the same way. */
+  listen(fd: number, backlog: number, cb: OpCallback): number {
+    return this.#submit(cb, undefined, Op.listen, fd, backlog)
+  }
+
+  /**
+   * Accepts a connection: completes with the new fd (`SOCK_CLOEXEC`); its peer is
+   * {@link getpeername}. With `multishot` (5.19, {@link supports}`("acceptMultishot")`, else
+   * {@link UnsupportedOpError}) `cb` runs once per connection with {@link CQE_F_MORE} in
+   * `flags`; the first call without it (an error, `-ECANCELED` after {@link cancel}) ends the op.
+   */
+  accept(fd: number, cb: OpCallback, options: { readonly multishot?: boolean } = {}): number {
+    const multishot = options.multishot === true
+    if (multishot) this.#require("acceptMultishot", "multishot accept (Linux 5.19)")
+    return this.#submit(cb, undefined, Op.accept, fd, multishot)
+  }
+
+  /** `connect(2)` to `address`: completes with 0 or `-errno` (`-ECONNREFUSED`, ...). */
+  connect(fd: number, address: SocketAddress, cb: OpCallback): number {
+    return this.#submit(cb, undefined, Op.connect, fd, address)
+  }
+
+  /**
+   * Sends `buffer[offset..offset+length]`; completes with the byte count (possibly short).
+   * `MSG_NOSIGNAL` is always added: a peer that has gone gives `-EPIPE`, never SIGPIPE.
+   */
+  send(fd: number, buffer: Bytes, offset: number, length: number, flags: number, cb: OpCallback): number {
+    return this.#submit(cb, buffer, Op.send, fd, buffer, offset, length, flags)
+  }
+
+  /**
+   * Zero-copy send (`IORING_OP_SEND_ZC`, 6.0; {@link supports}`("sendZc")`). `cb` runs twice
+   * when the send was issued: first with the byte count and {@link CQE_F_MORE}, then with
+   * {@link CQE_F_NOTIF} (no F_MORE) once the kernel no longer reads `buffer`, which stays pinned
+   * until then. A send that fails outright calls back once, without F_MORE. `MSG_NOSIGNAL` always.
+   */
+  sendZc(fd: number, buffer: Bytes, offset: number, length: number, flags: number, cb: OpCallback): number {
+    this.#require("sendZc", "send_zc (Linux 6.0)")
+    return this.#submit(cb, buffer, Op.send_zc, fd, buffer, offset, length, flags)
+  }
+
+  /** `sendmsg(2)` of `buffer[offset..offset+length]` to `address` (UDP, Unix datagrams). `MSG_NOSIGNAL` always. */
+  sendTo(fd: number, buffer: Bytes, offset: number, length: number, address: SocketAddress, cb: OpCallback, flags = 0): number {
+    return this.#submit(cb, buffer, Op.sendto, fd, buffer, offset, length, address, flags)
+  }
+
+  /** Receives into `buffer[offset..offset+length]`; completes with the byte count, 0 at EOF. */
+  recv(fd: number, buffer: Bytes, offset: number, length: number, flags: number, cb: OpCallback): number {
+    return this.#submit(cb, buffer, Op.recv, fd, buffer, offset, length, flags)
+  }
+
+  /**
+   * `recvmsg(2)` into `buffer[offset..offset+length]` with the sender's address: `cb(res,
+   * flags, from)`, `from` decoded once `res >= 0` (undefined for a connected stream socket,
+   * which has none to give).
+   */
+  recvFrom(fd: number, buffer: Bytes, offset: number, length: number, cb: RecvFromCallback, flags = 0): number {
+    if (typeof cb !== "function") throw new TypeError("callback must be a function")
+    const out = new Uint8Array(ADDR_OUT_SIZE)
+    const decode = netCall("decodeSockaddr")
+    return this.#submit(
+      (res, cqeFlags) => cb(res, cqeFlags, res >= 0 ? decode(out) : undefined),
+      [buffer, out],
+      Op.recvfrom,
+      fd,
+      buffer,
+      offset,
+      length,
+      out,
+      flags
+    )
+  }
+
+  /**
+   * Multishot receive into buffers the kernel picks from `bufRing` (`IORING_RECV_MULTISHOT`
+   * with buffer select, 6.0). `cb(res, flags)` per chunk: `res` bytes are in buffer
+   * {@link bufferId}`(flags)`, which is the caller's until {@link BufRing.recycle}d (copy it
+   * out with {@link BufRing.view}). The op ends with the first call without
+   * {@link CQE_F_MORE}: `0` at EOF, `-ENOBUFS` when every buffer is handed out (recycle, then
+   * call again), `-ECANCELED`, or another error; that call may carry a buffer too.
+   */
+  recvMultishot(fd: number, bufRing: BufRing, cb: OpCallback, flags = 0): number {
+    this.#require("recvMultishot", "multishot recv (Linux 6.0)")
+    return this.#submit(cb, bufRing, Op.recv_select, fd, this.#group(bufRing), true, flags)
+  }
+
+  /** Single-shot receive into a buffer the kernel picks from `bufRing` (see {@link recvMultishot}). */
+  recvSelect(fd: number, bufRing: BufRing, cb: OpCallback, flags = 0): number {
+    return this.#submit(cb, bufRing, Op.recv_select, fd, this.#group(bufRing), false, flags)
+  }
+
+  #group(bufRing: BufRing): number {
+    if (!(bufRing instanceof BufRing) || !this.#bufRings.has(bufRing)) {
+      throw new TypeError("bufRing must be an open BufRing of this ring")
+    }
+    return bufRing.group
+  }
+
+  /** `shutdown(2)`, `how` `SHUT_RD`/`SHUT_WR`/`SHUT_RDWR`: `IORING_OP_SHUTDOWN` (5.11) or a direct call. */
+  shutdown(fd: number, how: number, cb: OpCallback): number {
+    return this.#submit(cb, undefined, Op.shutdown, fd, how)
+  }
+
+  /**
+   * Registers a provided-buffer ring (`IORING_REGISTER_PBUF_RING`, 5.19;
+   * {@link supports}`("bufRing")`, else {@link UnsupportedOpError}): `entries` buffers of
+   * `size` bytes in native, page-aligned memory, all given to the kernel. The memory lives
+   * until {@link BufRing.close} (refused while an op uses it) or this ring's `close()`
+   * (after its drain).
+   */
+  registerBufRing(options: BufRingOptions): BufRing {
+    if (options === null || typeof options !== "object") throw new TypeError("options must be an object")
+    if (this.#closing) throw new RingClosedError()
+    this.#require("bufRing", "provided-buffer rings (Linux 5.19)")
+    let group: number
+    try {
+      group = this.#native.registerBufRing(options.entries, options.size)
+    } catch (error) {
+      throw typed(error)
+    }
+    const b = new BufRing(bufRingKey, this.#native, group, options.entries, options.size, (x) => this.#bufRings.delete(x))
+    this.#bufRings.add(b)
+    return b
+  }
+}
+
+const probeKernel = (): string => {
+  try {
+    return probe().kernel
+  } catch {
+    return "unknown"
+  }
+}
+
+const bufRingKey = Symbol("BufRing")
+
+/**
+ * A provided-buffer ring of a {@link Ring} ({@link Ring.registerBufRing}). Buffer ids run
+ * `0..entries-1`. A buffer is the kernel's until a completion hands it out ({@link bufferId}
+ * of its flags), then the caller's until {@link recycle}: {@link view} and `recycle` refuse a
+ * buffer that is the kernel's, so no buffer is read while the kernel may write it, or given
+ * back twice.
+ */
+export class BufRing {
+  readonly #native: NativeRing
+  readonly #onClose: (b: BufRing) => void
+  #open = true
+
+  /** @internal */
+  constructor(
+    key: symbol,
+    native: NativeRing,
+    /** The buffer group id (the SQE's `buf_group`). */
+    readonly group: number,
+    /** Number of buffers. */
+    readonly entries: number,
+    /** Bytes per buffer. */
+    readonly size: number,
+    onClose: (b: BufRing) => void
+  ) {
+    if (key !== bufRingKey) throw new TypeError("use Ring.registerBufRing")
+    this.#native = native
+    this.#onClose = onClose
+  }
+
+  /** False after {@link close} or the ring's close. */
+  get open(): boolean {
+    return this.#open
+  }
+
+  /** Gives buffer `bid` back to the kernel. Throws RangeError if it is the kernel's already. */
+  recycle(bid: number): void {
+    this.#check()
+    try {
+      this.#native.recycleBuf(this.group, bid)
+    } catch (error) {
+      throw typed(error)
+    }
+  }
+
+  /**
+   * A fresh copy of the first `length` bytes of buffer `bid` (never a view of ring memory,
+   * which the kernel reuses once recycled). Throws RangeError if the buffer is the kernel's.
+   */
+  view(bid: number, length: number): Uint8Array {
+    this.#check()
+    try {
+      return this.#native.copyBuf(this.group, bid, length)
+    } catch (error) {
+      throw typed(error)
+    }
+  }
+
+  /**
+   * Unregisters the ring and frees its memory. Throws {@link BufRingBusyError} while an op that
+   * selects from it is in flight (cancel it and wait for its last callback first). Idempotent.
+   */
+  close(): void {
+    if (!this.#open) return
+    try {
+      this.#native.unregisterBufRing(this.group)
+    } catch (error) {
+      const e = typed(error)
+      if (e instanceof RingClosedError) {
+        this._closed()
+        return
+      }
+      throw e
+    }
+    this._closed()
+    this.#onClose(this)
+  }
+
+  /** @internal the ring freed it */
+  _closed(): void {
+    this.#open = false
+  }
+
+  #check(): void {
+    if (!this.#open) throw new RangeError(`buffer ring ${this.group} is closed`)
   }
 }
