@@ -966,8 +966,10 @@ Napi::Value Ring::RegisterBufRing(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(id));
 }
 
+// The group named by `v`. Also while the ring is closing: a callback the drain delivers may
+// still copy out and recycle its buffers (the memory is freed only after the drain).
 BufGroup* Ring::GroupArg(Napi::Env env, const Napi::Value& v) {
-  if (state_ != State::kOpen) {
+  if (state_ == State::kClosed) {
     ThrowIfNotOpen(env);
     return nullptr;
   }

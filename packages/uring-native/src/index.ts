@@ -10,6 +10,18 @@
  * reaped in batches and delivered with one native→JS call per batch. A buffer handed to an
  * op stays referenced until that op's own completion, whatever happens to the caller.
  *
+ * Sockets: {@link Ring.socket}, {@link Ring.bind}, {@link Ring.listen}, {@link Ring.accept}
+ * (single or multishot), {@link Ring.connect}, {@link Ring.send} / {@link Ring.sendZc} /
+ * {@link Ring.sendTo}, {@link Ring.recv} / {@link Ring.recvFrom}, provided-buffer rings
+ * ({@link Ring.registerBufRing}, {@link Ring.recvMultishot}, {@link Ring.recvSelect}),
+ * {@link Ring.shutdown}; addresses are {@link SocketAddress} objects. Which paths a ring takes
+ * is {@link Ring.supports}.
+ *
+ * Kernel floor (README.md has the table): the ring and the fs ops need Linux 5.6; accept,
+ * connect, send, recv 5.5/5.6; shutdown 5.11, socket 5.19, bind/listen 6.11 (each a direct,
+ * non-blocking syscall before that); multishot accept and buffer rings 5.19, multishot recv and
+ * send_zc 6.0 (each an {@link UnsupportedOpError} before that).
+ *
  * @example
  * ```ts
  * import { Ring, errnoName } from "@effio/uring-native"
@@ -23,7 +35,7 @@
  * @module
  */
 import { createRequire } from "node:module"
-import { constants as osConstants } from "node:os"
+import { constants as osConstants, release as osRelease } from "node:os"
 import { getSystemErrorName } from "node:util"
 
 /** What {@link probe} found out about io_uring on this machine. */
@@ -82,6 +94,8 @@ export interface RingOptions {
    * `"listen"`, `"shutdown"`, `"send_zc"`, ...: socket/bind/listen/shutdown then run as direct
    * syscalls) and `"accept_multishot"`, `"recv_multishot"`, `"pbuf_ring"` (those calls then
    * throw {@link UnsupportedOpError}). Unknown names throw RangeError. See {@link Ring.supports}.
+   * Hiding an opcode that has no fallback (e.g. `"accept"`) only removes it from
+   * `capabilities.ops`; its op is still submitted.
    */
   readonly testHideOps?: ReadonlyArray<string>
 }
@@ -694,7 +708,7 @@ export class Ring {
         options.testDrainWarnMs,
         hide === undefined ? undefined : hide.slice()
       )
-      this.#caps = this.#native.capabilities()
+      this.#caps = Object.freeze(this.#native.capabilities())
     } catch (e) {
       const err = e as { message?: string; errno?: number; code?: string }
       if (err.code === "ERR_IO_URING_UNAVAILABLE") throw new RingUnavailableError(String(err.message), err.errno)
@@ -992,7 +1006,7 @@ export class Ring {
   }
 
   #require(name: RingCapability, what: string): void {
-    if (!this.#caps[name]) throw new UnsupportedOpError(`${what} is not available on this ring (kernel ${probeKernel()})`)
+    if (!this.#caps[name]) throw new UnsupportedOpError(`${what} is not available on this ring (kernel ${osRelease()})`)
   }
 
   /**
@@ -1046,7 +1060,8 @@ export class Ring {
    * Zero-copy send (`IORING_OP_SEND_ZC`, 6.0; {@link supports}`("sendZc")`). `cb` runs twice
    * when the send was issued: first with the byte count and {@link CQE_F_MORE}, then with
    * {@link CQE_F_NOTIF} (no F_MORE) once the kernel no longer reads `buffer`, which stays pinned
-   * until then. A send that fails outright calls back once, without F_MORE. `MSG_NOSIGNAL` always.
+   * until then. A send that fails before it is issued calls back once, without F_MORE; in every
+   * case the call without F_MORE is the last. `MSG_NOSIGNAL` always.
    */
   sendZc(fd: number, buffer: Bytes, offset: number, length: number, flags: number, cb: OpCallback): number {
     this.#require("sendZc", "send_zc (Linux 6.0)")
@@ -1135,14 +1150,6 @@ export class Ring {
     const b = new BufRing(bufRingKey, this.#native, group, options.entries, options.size, (x) => this.#bufRings.delete(x))
     this.#bufRings.add(b)
     return b
-  }
-}
-
-const probeKernel = (): string => {
-  try {
-    return probe().kernel
-  } catch {
-    return "unknown"
   }
 }
 
