@@ -1035,7 +1035,8 @@ export class Ring {
    * Accepts a connection: completes with the new fd (`SOCK_CLOEXEC`); its peer is
    * {@link getpeername}. With `multishot` (5.19, {@link supports}`("acceptMultishot")`, else
    * {@link UnsupportedOpError}) `cb` runs once per connection with {@link CQE_F_MORE} in
-   * `flags`; the first call without it (an error, `-ECANCELED` after {@link cancel}) ends the op.
+   * `flags`; the first call without it ends the op: an error, `-ECANCELED` after
+   * {@link cancel}, or a last connection (`res >= 0`, which the caller owns like the others).
    */
   accept(fd: number, cb: OpCallback, options: { readonly multishot?: boolean } = {}): number {
     const multishot = options.multishot === true

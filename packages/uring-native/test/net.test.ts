@@ -191,6 +191,9 @@ describe("addresses", () => {
       expect(decodeSockaddr(encodeSockaddr(a))).toEqual(a)
     }
     expect(encodeSockaddr({ family: 4, host: "1.2.3.4", port: 0x1234 }).length).toBe(16)
+    expect(Array.from(encodeSockaddr({ family: 4, host: "1.2.3.4", port: 0x1234 }).subarray(2, 8))).toEqual([0x12, 0x34, 1, 2, 3, 4])
+    expect(decodeSockaddr(new Uint8Array(16))).toBeUndefined() // AF_UNSPEC
+    expect(decodeSockaddr(new Uint8Array(1))).toBeUndefined()
     const { client, server } = await connectedPair(ring, loopback(4))
     expect(getpeername(client)).toEqual(getsockname(server))
     expect(getpeername(server)).toEqual(getsockname(client))
