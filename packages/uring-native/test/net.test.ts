@@ -25,7 +25,7 @@ import {
   type SocketAddress,
   UnsupportedOpError
 } from "../src/index.js"
-import { closeNow, closeTracked, makeTempDir, pseudoRandomBytes, removeTempDirs, run, runFull, sleep, track } from "./helpers.js"
+import { closeNow, closeTracked, gc, makeTempDir, pseudoRandomBytes, removeTempDirs, run, runFull, sleep, track } from "./helpers.js"
 
 const MiB = 1 << 20
 const fdCount = (): number => fs.readdirSync("/proc/self/fd").length
@@ -730,6 +730,63 @@ describe("fallback paths (testHideOps on this kernel)", () => {
     expect(got.length).toBe(1)
     expect(got[0]).toBeGreaterThanOrEqual(0)
     closeNow(track(got[0]!))
+  })
+})
+
+describe("lifetime", () => {
+  it("recvFrom's address buffer and a buffer ring stay alive through GCs while their ops are in flight", async () => {
+    const a = await socket(ring, S.AF_INET, S.SOCK_DGRAM)
+    const b = await socket(ring, S.AF_INET, S.SOCK_DGRAM)
+    await ok("bind", (cb) => ring.bind(b, loopback(4), cb))
+    await ok("bind", (cb) => ring.bind(a, loopback(4), cb))
+    const { client, server } = await connectedPair(ring, loopback(4))
+    let from: SocketAddress | undefined
+    let text = ""
+    const got = new Promise<void>((resolve) => {
+      const buf = Buffer.alloc(64)
+      ring.recvFrom(b, buf, 0, buf.length, (res, _f, f) => {
+        from = f
+        text = buf.subarray(0, res).toString()
+        resolve()
+      })
+    })
+    let chunk = ""
+    const multi = new Promise<void>((resolve) => {
+      // No reference to the BufRing but the op's own.
+      const br = ring.registerBufRing({ entries: 2, size: 64 })
+      const id = ring.recvMultishot(server, br, (res, flags) => {
+        if (res > 0) {
+          chunk = Buffer.from(br.view(bufferId(flags), res)).toString()
+          br.recycle(bufferId(flags))
+          ring.cancel(id)
+        }
+        if ((flags & CQE_F_MORE) === 0) {
+          br.close()
+          resolve()
+        }
+      })
+    })
+    for (let i = 0; i < 3; i++) {
+      gc()
+      await sleep(5)
+    }
+    const msg = Buffer.from("after gc")
+    expect(await run((cb) => ring.sendTo(a, msg, 0, msg.length, getsockname(b)!, cb))).toBe(msg.length)
+    await sendAll(ring, client, msg)
+    await got
+    await multi
+    expect(text).toBe("after gc")
+    expect(from).toEqual(getsockname(a))
+    expect(chunk).toBe("after gc")
+  })
+
+  it("socket ops and buffer rings on a closed ring throw RingClosedError", () => {
+    const r = new Ring()
+    r.close()
+    expect(() => r.socket(S.AF_INET, S.SOCK_STREAM, 0, () => {})).toThrow(RingClosedError)
+    expect(() => r.accept(0, () => {})).toThrow(RingClosedError)
+    expect(() => r.registerBufRing({ entries: 1, size: 1 })).toThrow(RingClosedError)
+    expect(r.supports("socket")).toBe(true)
   })
 })
 
