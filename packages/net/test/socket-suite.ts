@@ -92,9 +92,12 @@ export interface SocketImpl {
 const HOST = "127.0.0.1"
 const TEST_TIMEOUT = 10_000
 
-/** A live test with a scope and a hard bound well under the 10 s budget. */
+/**
+ * A live test with a scope and a hard bound well under the 10 s budget (disconnected, so a
+ * body stuck in an uninterruptible region still lets the test fail on time).
+ */
 const test = <A, E>(name: string, body: () => Effect.Effect<A, E, Scope.Scope>) =>
-  it.live(name, () => Effect.scoped(body()).pipe(Effect.timeoutFail({
+  it.live(name, () => Effect.disconnect(Effect.scoped(body())).pipe(Effect.timeoutFail({
     duration: "8 seconds",
     onTimeout: () => new Error(`test "${name}" did not end within 8 s`)
   })), TEST_TIMEOUT)
