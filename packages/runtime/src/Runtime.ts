@@ -28,6 +28,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import { Backend as CoreBackend, Scheduler, Uring } from "@effio/core"
 import { UringFileSystem } from "@effio/fs"
+import { Net } from "@effio/net"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -53,10 +54,10 @@ export interface RunOptions {
 }
 
 /**
- * Services every backend provides: the stdenv, `@effect/platform`'s `FileSystem` (over
+ * Services every backend provides: the stdenv, `Net.Net`, `@effect/platform`'s `FileSystem` (over
  * io_uring on the io_uring backend, node's otherwise) and `Path`.
  */
-export type Services = Stdenv.Stdenv | FileSystem.FileSystem | PlatformPath.Path
+export type Services = Stdenv.Stdenv | FileSystem.FileSystem | PlatformPath.Path | Net.Net
 
 /** The requested backend is not usable (forced io_uring where it is unavailable, or a bad name). */
 export const BackendUnavailable = CoreBackend.BackendUnavailable
@@ -72,18 +73,21 @@ export const chooseBackend = (options: RunOptions = {}): Stdenv.BackendId => Cor
 
 /** The node backend: `@effect/platform-node`'s file system, node streams, no ring. */
 export const layerNode: Layer.Layer<Services> = Layer.mergeAll(
-  Layer.sync(Stdenv.Stdenv, makeNode),
+  Layer.effect(Stdenv.Stdenv, Effect.map(Net.Net, makeNode)),
   NodeFileSystem.layer,
   NodePath.layer
-)
+).pipe(Layer.provideMerge(Net.layerNode))
 
 /** The io_uring backend: the loop's shared ring (also provided as `Uring.Uring`). */
 export const layerUring = (options: RunOptions = {}): Layer.Layer<Services | Uring.Uring, Uring.UringUnavailable> =>
   Layer.mergeAll(
-    Layer.effect(Stdenv.Stdenv, Effect.map(Uring.Uring, makeUring)),
+    Layer.effect(Stdenv.Stdenv, Effect.zipWith(Uring.Uring, Net.Net, makeUring)),
     UringFileSystem.layerWithRing,
     NodePath.layer
-  ).pipe(Layer.provideMerge(Uring.layer({ queueDepth: options.queueDepth })))
+  ).pipe(
+    Layer.provideMerge(Net.layerWithRing),
+    Layer.provideMerge(Uring.layer({ queueDepth: options.queueDepth }))
+  )
 
 /**
  * The environment for the backend chosen by `options` (see {@link chooseBackend}). On

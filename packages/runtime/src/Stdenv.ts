@@ -17,6 +17,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Backend, Cap, Flow } from "@effio/core"
+import type { Net } from "@effio/net"
 
 /** A byte source (`Flow.Source`). */
 export type Source = Flow.Source
@@ -66,6 +67,8 @@ export interface Stdenv {
   /** A new `pipe2(2)`; both ends are closed when the scope closes (or earlier with `close`). */
   readonly pipe: Effect.Effect<Pipe, PlatformError, Scope.Scope>
   readonly secureRandom: SecureRandom
+  /** The network (Eio's `env#net`): `@effio/net`'s `Net` bound to this backend. */
+  readonly net: Net.NetApi
   readonly backendId: BackendId
   /**
    * Flows over an fd the program already has (a file opened elsewhere, an inherited pipe),

@@ -9,5 +9,6 @@
  * @module
  */
 export { Backend, Cap, Errors, Fd, Flow, Scheduler, Switch, Uring } from "@effio/core"
+export { Net } from "@effio/net"
 export * as Runtime from "./Runtime.js"
 export * as Stdenv from "./Stdenv.js"

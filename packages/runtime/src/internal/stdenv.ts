@@ -9,13 +9,16 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import { type Cap, Fd, Flow, type Uring } from "@effio/core"
 import { Path } from "@effio/fs"
+import { Net } from "@effio/net"
 import type { BackendId, Pipe, Stdenv } from "../Stdenv.js"
 
 
 const noClose = () => Effect.void
 
-// What both backends share; `root` makes a capability root with the backend's Dir ops.
-const common = (backendId: BackendId, root: (native: string, confined: boolean) => Cap.Path) => ({
+// What both backends share; `root` makes a capability root with the backend's Dir ops, `net`
+// is the backend's network.
+const common = (backendId: BackendId, root: (native: string, confined: boolean) => Cap.Path, net: Net.NetBackend) => ({
+  net: Net.bind(net),
   fs: root("/", false),
   cwd: root(process.cwd(), true),
   clock: { now: Clock.currentTimeMillis, sleep: Effect.sleep },
@@ -62,12 +65,12 @@ const closeFdSync = (fd: number) =>
   })
 
 /** The stdenv on io_uring: stdio and pipes are fds driven through the ring. */
-export const makeUring = (uring: Uring.UringService): Stdenv => {
+export const makeUring = (uring: Uring.UringService, net: Net.NetBackend): Stdenv => {
   // close(2) directly when the ring cannot take the op (it is closed: a flow that outlives
   // the layer), which throws rather than failing.
   const closeViaRing = (fd: number) => Fd.closeFd(uring, fd)
   return {
-    ...common("io_uring", (native, confined) => Path.uringRoot(uring, native, confined)),
+    ...common("io_uring", (native, confined) => Path.uringRoot(uring, native, confined), net),
     fromFd: (fd, options) => {
       const ref = new Fd.FdRef(fd, options?.close ? closeViaRing : noClose, "Stream")
       return { source: Flow.uringFdSource(uring, ref), sink: Flow.uringFdSink(uring, ref) }
@@ -131,7 +134,7 @@ const memoryPipe: Effect.Effect<Pipe, never, Scope.Scope> = Effect.acquireReleas
 )
 
 /** The stdenv on node streams (the fallback backend). */
-export const makeNode = (): Stdenv => {
+export const makeNode = (network: Net.NetBackend): Stdenv => {
   let stdin: Flow.Source | undefined
   let stdout: Flow.Sink | undefined
   let stderr: Flow.Sink | undefined
@@ -147,7 +150,7 @@ export const makeNode = (): Stdenv => {
     (p: Pipe) => Effect.zipRight(p.source.close, p.sink.close)
   )
   return {
-    ...common("node", Path.nodeRoot),
+    ...common("node", Path.nodeRoot, network),
     fromFd: (fd, options) => {
       const ref = new Fd.FdRef(fd, options?.close ? closeFdSync : noClose, "Stream")
       return { source: Flow.nodeFdSource(ref), sink: Flow.nodeFdSink(ref) }

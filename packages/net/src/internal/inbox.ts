@@ -1,0 +1,111 @@
+// The receive side of a connection: chunks pushed by the backend (node's 'data' events, or
+// multishot recv completions), pulled by the reader. Memory is bounded: once `highWater` bytes
+// wait unread the producer is paused (node: `socket.pause()`; io_uring: the multishot recv is
+// not re-armed), and it is resumed when the reader has taken them below `lowWater`. So at most
+// highWater + one chunk in flight per producer is ever buffered, however fast the peer sends.
+import * as Effect from "effect/Effect"
+import type { NetError } from "./error.js"
+
+/** Unread bytes at which the producer is paused (1 MiB). */
+export const HIGH_WATER = 1024 * 1024
+/** Unread bytes below which a paused producer is resumed (256 KiB). */
+export const LOW_WATER = 256 * 1024
+
+export class Inbox {
+  #chunks: Array<Uint8Array> = []
+  #head = 0
+  #bytes = 0
+  #ended = false
+  #failure: NetError | undefined
+  #paused = false
+  #waiter: ((chunk: Effect.Effect<Uint8Array | undefined, NetError>) => void) | undefined
+
+  constructor(
+    readonly pause: () => void,
+    readonly resume: () => void,
+    readonly highWater: number = HIGH_WATER,
+    readonly lowWater: number = LOW_WATER
+  ) {}
+
+  /** Bytes received and not yet taken. */
+  get buffered(): number {
+    return this.#bytes
+  }
+
+  /** True once end of stream or a failure arrived (nothing more will be pushed). */
+  get done(): boolean {
+    return this.#ended || this.#failure !== undefined
+  }
+
+  /** A chunk from the peer; the inbox owns it from now on. */
+  push(chunk: Uint8Array): void {
+    if (this.done || chunk.length === 0) return
+    const waiter = this.#waiter
+    if (waiter !== undefined) {
+      this.#waiter = undefined
+      waiter(Effect.succeed(chunk))
+      return
+    }
+    this.#chunks.push(chunk)
+    this.#bytes += chunk.length
+    if (!this.#paused && this.#bytes >= this.highWater) {
+      this.#paused = true
+      this.pause()
+    }
+  }
+
+  /** The peer's end of stream (after the chunks already pushed). */
+  end(): void {
+    if (this.done) return
+    this.#ended = true
+    this.#wake()
+  }
+
+  /** A receive failure (after the chunks already pushed). */
+  fail(error: NetError): void {
+    if (this.done) return
+    this.#failure = error
+    this.#wake()
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter
+    if (waiter === undefined) return
+    this.#waiter = undefined
+    waiter(this.#final())
+  }
+
+  #final(): Effect.Effect<undefined, NetError> {
+    return this.#failure !== undefined ? Effect.fail(this.#failure) : Effect.succeed(undefined)
+  }
+
+  /** Takes the next chunk without waiting, or undefined when none is queued. */
+  #shift(): Uint8Array | undefined {
+    if (this.#head === this.#chunks.length) return undefined
+    const chunk = this.#chunks[this.#head]!
+    this.#chunks[this.#head++] = undefined as never
+    if (this.#head === this.#chunks.length) {
+      this.#chunks = []
+      this.#head = 0
+    }
+    this.#bytes -= chunk.length
+    if (this.#paused && this.#bytes < this.lowWater && !this.done) {
+      this.#paused = false
+      this.resume()
+    }
+    return chunk
+  }
+
+  /** The next chunk, waiting for one; `undefined` at end of stream. */
+  readonly take: Effect.Effect<Uint8Array | undefined, NetError> = Effect.suspend(() => {
+    const chunk = this.#shift()
+    if (chunk !== undefined) return Effect.succeed(chunk)
+    if (this.done) return this.#final()
+    return Effect.async<Uint8Array | undefined, NetError>((resume) => {
+      this.#waiter = resume
+      return Effect.sync(() => {
+        if (this.#waiter === resume) this.#waiter = undefined
+      })
+    })
+  })
+}

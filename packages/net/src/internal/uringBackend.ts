@@ -1,0 +1,395 @@
+// The io_uring backend: sockets driven through the loop's ring. Connections receive with a
+// multishot recv into a provided-buffer ring shared by the ring's connections (each chunk is
+// copied out and its buffer recycled in the same completion batch), listeners accept with a
+// multishot accept; where the kernel lacks those, a plain recv and single-shot accepts.
+import { Fd, type Uring } from "@effio/core"
+import {
+  type BufRing,
+  bufferId,
+  CQE_F_MORE,
+  errno,
+  errnoName,
+  getpeername,
+  getsockname,
+  type Ring,
+  setsockopt,
+  type SocketAddress,
+  socketConstants as S
+} from "@effio/uring-native"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import { type StreamAddress, type Tcp, tcp, type Udp, udp, type Unix, unix } from "./address.js"
+import type { ConnectOptions, Datagram, ListenOptions, Listener, NetBackend, Received } from "./backend.js"
+import { type Connection, makeConnection, type Shutdown } from "./connection.js"
+import { type NetError, netError } from "./error.js"
+import { Inbox } from "./inbox.js"
+import { getaddrinfo, tryEach } from "./resolve.js"
+import { acquireInterruptible } from "./scoped.js"
+
+const ECANCELED = -errno.ECANCELED!
+const ENOBUFS = -errno.ENOBUFS!
+
+/** Buffers of the shared receive ring: 256 × 16 KiB (4 MiB per event loop). */
+const BUF_ENTRIES = 256
+const BUF_SIZE = 16 * 1024
+/** Plain recv (no buffer ring): one 64 KiB buffer per read. */
+const RECV_SIZE = 64 * 1024
+/** Connections accepted ahead of `accept` calls before the multishot accept is paused. */
+const ACCEPT_AHEAD = 64
+
+// ---- addresses ---------------------------------------------------------------------------
+
+const unmapped = (host: string): string => (host.startsWith("::ffff:") && net.isIPv4(host.slice(7)) ? host.slice(7) : host)
+
+const toSock = (a: Tcp | Udp | Unix, v6Socket = false): SocketAddress => {
+  if (a._tag === "Unix") return { path: a.path }
+  const host = a.host === "" ? (v6Socket ? "::" : "0.0.0.0") : a.host
+  if (v6Socket && net.isIPv4(host)) return { family: 6, host: `::ffff:${host}`, port: a.port }
+  return { family: net.isIPv6(host) ? 6 : 4, host, port: a.port }
+}
+
+const streamAddressOf = (sa: SocketAddress | undefined, fallback: StreamAddress): StreamAddress =>
+  sa === undefined ? fallback : "path" in sa ? unix(sa.path) : tcp(unmapped(sa.host), sa.port)
+
+const udpOf = (sa: SocketAddress | undefined): Udp =>
+  sa !== undefined && "host" in sa ? udp(unmapped(sa.host), sa.port) : udp("", 0)
+
+const safely = <A>(f: () => A): A | undefined => {
+  try {
+    return f()
+  } catch {
+    return undefined
+  }
+}
+
+// ---- ops ---------------------------------------------------------------------------------
+
+/** Errors of an op as NetErrors: a negative result, or a prep that threw (bad argument, closed ring). */
+const makeOps = (uring: Uring.UringService) => {
+  const closeQuietly = (fd: number) => uring.ring.closeFd(fd, () => {})
+  const op = (
+    prep: (ring: Ring, cb: (res: number, flags: number) => void) => number,
+    syscall: string,
+    address: Tcp | Udp | Unix | undefined,
+    onLateSuccess?: (res: number) => void
+  ): Effect.Effect<number, NetError> =>
+    Effect.suspend(() => {
+      let thrown: unknown
+      const guarded = (ring: Ring, cb: (res: number, flags: number) => void) => {
+        try {
+          return prep(ring, cb)
+        } catch (e) {
+          thrown = e
+          cb(e instanceof TypeError || e instanceof RangeError ? -errno.EINVAL! : -errno.EBADF!, 0)
+          return -1
+        }
+      }
+      return Effect.flatMap(uring.submit(guarded, onLateSuccess), (res) =>
+        res < 0 ? Effect.fail(netError(errnoName(res), syscall, address, thrown)) : Effect.succeed(res))
+    })
+  const fdRef = (fd: number) => new Fd.FdRef(fd, (fd) => Fd.closeFd(uring, fd), "Stream")
+  /** A new socket's fd, closed when the scope closes (an fd arriving after an interruption is closed). */
+  const socket = (domain: number, type: number, address: Tcp | Udp | Unix): Effect.Effect<Fd.FdRef, NetError, Scope.Scope> =>
+    acquireInterruptible(
+      Effect.map(op((r, cb) => r.socket(domain, type, 0, cb), "socket", address, closeQuietly), fdRef),
+      (ref) => ref.close
+    )
+  const onRef = (
+    ref: Fd.FdRef,
+    prep: (ring: Ring, fd: number, cb: (res: number, flags: number) => void) => number,
+    syscall: string,
+    address: Tcp | Udp | Unix | undefined
+  ) => op(Fd.pinned(ref, prep), syscall, address)
+  return { op, socket, onRef, closeQuietly, fdRef }
+}
+
+type Ops = ReturnType<typeof makeOps>
+
+const sysError = (e: unknown, syscall: string, address: Tcp | Udp | Unix | undefined): NetError =>
+  netError(typeof (e as { code?: unknown })?.code === "string" ? (e as { code: string }).code : "EINVAL", syscall, address, e)
+
+const setOpt = (ref: Fd.FdRef, level: number, name: number, value: number, address: Tcp | Udp | Unix) =>
+  Effect.try({ try: () => setsockopt(ref.fd, level, name, value), catch: (e) => sysError(e, "setsockopt", address) })
+
+// ---- connections -------------------------------------------------------------------------
+
+const bufRings = new WeakMap<Ring, BufRing>()
+
+// The ring's shared receive buffers, registered on first use; the ring frees them at close.
+const sharedBufRing = (ring: Ring): BufRing | undefined => {
+  if (!ring.supports("recvMultishot") || !ring.supports("bufRing")) return undefined
+  let b = bufRings.get(ring)
+  if (b === undefined || !b.open) {
+    b = safely(() => ring.registerBufRing({ entries: BUF_ENTRIES, size: BUF_SIZE }))
+    if (b === undefined) return undefined
+    bufRings.set(ring, b)
+  }
+  return b
+}
+
+/**
+ * The receive side: a producer that keeps one recv armed (multishot with the buffer ring, or
+ * plain) while the inbox has room, and stops when it is paused or the connection closes.
+ */
+const receiver = (ring: Ring, ref: Fd.FdRef, peer: StreamAddress) => {
+  let armed: number | undefined
+  let paused = false
+  let stopped = false
+  const bufRing = sharedBufRing(ring)
+  const inbox: Inbox = new Inbox(
+    () => {
+      paused = true
+      if (armed !== undefined) ring.cancel(armed)
+    },
+    () => {
+      paused = false
+      arm()
+    }
+  )
+  const failed = (res: number) => inbox.fail(netError(errnoName(res), "recv", peer))
+  // The final completion of a recv: end, failure, or arm the next one.
+  const settle = (res: number) => {
+    armed = undefined
+    ref.release()
+    if (res === 0) inbox.end()
+    else if (res < 0 && res !== ECANCELED && res !== ENOBUFS) failed(res)
+    else arm()
+  }
+  const arm = (): void => {
+    if (armed !== undefined || paused || stopped || inbox.done) return
+    if (!ref.acquire()) return inbox.end()
+    try {
+      if (bufRing !== undefined) {
+        armed = ring.recvMultishot(ref.fd, bufRing, (res, flags) => {
+          const bid = bufferId(flags)
+          if (bid >= 0) {
+            if (res > 0) inbox.push(bufRing.view(bid, res))
+            bufRing.recycle(bid)
+          }
+          if ((flags & CQE_F_MORE) === 0) settle(res > 0 ? 1 : res)
+        })
+      } else {
+        const buf = new Uint8Array(RECV_SIZE)
+        armed = ring.recv(ref.fd, buf, 0, buf.length, 0, (res) => {
+          if (res > 0) inbox.push(buf.subarray(0, res))
+          settle(res)
+        })
+      }
+    } catch (e) {
+      armed = undefined
+      ref.release()
+      inbox.fail(sysError(e, "recv", peer))
+    }
+  }
+  /** Stops receiving: the armed recv is cancelled (its completion releases the fd pin). */
+  const stop = () => {
+    stopped = true
+    if (armed !== undefined) ring.cancel(armed)
+  }
+  return { inbox, arm, stop }
+}
+
+const connection = (ops: Ops, ring: Ring, ref: Fd.FdRef, peer: StreamAddress, local: StreamAddress): Connection => {
+  const rx = receiver(ring, ref, peer)
+  rx.arm()
+  const writeAll = (bytes: Uint8Array): Effect.Effect<void, NetError> => {
+    const loop = (off: number): Effect.Effect<void, NetError> =>
+      off >= bytes.length ? Effect.void : Effect.flatMap(
+        ops.onRef(ref, (r, fd, cb) => r.send(fd, bytes, off, bytes.length - off, 0, cb), "send", peer),
+        (n) => loop(off + n)
+      )
+    return loop(0)
+  }
+  const how = { send: S.SHUT_WR, receive: S.SHUT_RD, all: S.SHUT_RDWR } as const
+  const shutdown = (h: Shutdown) =>
+    Effect.suspend(() => {
+      if (h !== "send") rx.stop()
+      return Effect.asVoid(ops.onRef(ref, (r, fd, cb) => r.shutdown(fd, how[h], cb), "shutdown", peer)).pipe(
+        // A peer that already went away has nothing to shut down.
+        Effect.catchIf((e) => e.errno === "ENOTCONN", () => Effect.void),
+        Effect.tap(() => (h === "send" ? Effect.void : Effect.sync(() => rx.inbox.end())))
+      )
+    })
+  const close = Effect.suspend(() => {
+    rx.stop()
+    return ref.close
+  })
+  return makeConnection({ inbox: rx.inbox, writeAll, shutdown, close, peer, local, fd: ref.fd })
+}
+
+// ---- the backend -------------------------------------------------------------------------
+
+const domainOf = (a: Tcp | Udp | Unix, v6: boolean) => (a._tag === "Unix" ? S.AF_UNIX : v6 ? S.AF_INET6 : S.AF_INET)
+
+export const uringBackend = (uring: Uring.UringService): NetBackend => {
+  const ring = uring.ring
+  const ops = makeOps(uring)
+
+  const connectTo = (address: Tcp | Unix, options: ConnectOptions): Effect.Effect<Connection, NetError, Scope.Scope> =>
+    Effect.gen(function*() {
+      const v6 = address._tag === "Tcp" && net.isIPv6(address.host)
+      const ref = yield* ops.socket(domainOf(address, v6), S.SOCK_STREAM, address)
+      return yield* Effect.gen(function*() {
+        if (address._tag === "Tcp") {
+          if (options.noDelay) yield* setOpt(ref, S.IPPROTO_TCP, S.TCP_NODELAY, 1, address)
+          if (options.keepAlive) yield* setOpt(ref, S.SOL_SOCKET, S.SO_KEEPALIVE, 1, address)
+          if (options.localAddress !== undefined || options.localPort !== undefined) {
+            const local = tcp(options.localAddress ?? (v6 ? "::" : "0.0.0.0"), options.localPort ?? 0)
+            yield* ops.onRef(ref, (r, fd, cb) => r.bind(fd, toSock(local, v6), cb), "bind", local)
+          }
+        }
+        yield* ops.onRef(ref, (r, fd, cb) => r.connect(fd, toSock(address, v6), cb), "connect", address)
+        const local = streamAddressOf(safely(() => getsockname(ref.fd)), address)
+        const peer = streamAddressOf(safely(() => getpeername(ref.fd)), address)
+        return connection(ops, ring, ref, peer, local)
+      }).pipe(Effect.onError(() => ref.close))
+    })
+
+  const connect = (address: Tcp | Unix, options: ConnectOptions = {}): Effect.Effect<Connection, NetError, Scope.Scope> => {
+    if (address._tag === "Unix" || net.isIP(address.host) !== 0) return connectTo(address, options)
+    // A host name: every address getaddrinfo gives, in order, as node's connect does.
+    return Effect.flatMap(getaddrinfo(address.host, address.port), (all) => {
+      const wanted = options.family === 4 || options.family === 6
+        ? all.filter((a) => (net.isIPv6(a.host) ? 6 : 4) === options.family)
+        : all
+      return tryEach(wanted, (a) => connectTo(a, options))
+    })
+  }
+
+  const listen = (address: Tcp | Unix, options: ListenOptions = {}): Effect.Effect<Listener, NetError, Scope.Scope> =>
+    address._tag === "Tcp" && address.host !== "" && net.isIP(address.host) === 0
+      ? Effect.flatMap(getaddrinfo(address.host, address.port), (all) =>
+        all.length === 0 ? Effect.fail(netError("ENOTFOUND", "getaddrinfo", address)) : listenOn(all[0]!, options))
+      : listenOn(address, options)
+
+  const listenOn = (address: Tcp | Unix, options: ListenOptions): Effect.Effect<Listener, NetError, Scope.Scope> =>
+    Effect.gen(function*() {
+      // No host: dual-stack on `::`, as node listens.
+      const v6 = address._tag === "Tcp" && (address.host === "" || net.isIPv6(address.host))
+      if (address._tag === "Unix" && options.reuseAddr === true) {
+        yield* Effect.sync(() => safely(() => fs.lstatSync(address.path).isSocket() && fs.unlinkSync(address.path)))
+      }
+      const ref = yield* ops.socket(domainOf(address, v6), S.SOCK_STREAM, address)
+      if (address._tag === "Tcp") {
+        if (options.reuseAddr !== false) yield* setOpt(ref, S.SOL_SOCKET, S.SO_REUSEADDR, 1, address)
+        if (options.reusePort === true) yield* setOpt(ref, S.SOL_SOCKET, S.SO_REUSEPORT, 1, address)
+        if (v6) yield* setOpt(ref, S.IPPROTO_IPV6, S.IPV6_V6ONLY, options.dualStack === false ? 1 : 0, address)
+      }
+      yield* ops.onRef(ref, (r, fd, cb) => r.bind(fd, toSock(address, v6), cb), "bind", address)
+      // The socket file is ours from here: removed when the listener closes.
+      if (address._tag === "Unix") yield* Effect.addFinalizer(() => Effect.sync(() => safely(() => fs.unlinkSync(address.path))))
+      yield* ops.onRef(ref, (r, fd, cb) => r.listen(fd, options.backlog ?? 511, cb), "listen", address)
+      const bound = streamAddressOf(safely(() => getsockname(ref.fd)), address)
+      const acceptor = multishotAcceptor(ops, ring, ref, bound)
+      yield* Effect.addFinalizer(() => acceptor.close)
+      const accepted = (fd: number): Effect.Effect<Connection, NetError> =>
+        Effect.suspend(() => {
+          const child = ops.fdRef(fd)
+          const conn = connection(ops, ring, child, streamAddressOf(safely(() => getpeername(fd)), bound), bound)
+          return options.noDelay && bound._tag === "Tcp"
+            ? Effect.as(Effect.orElse(setOpt(child, S.IPPROTO_TCP, S.TCP_NODELAY, 1, bound), () => Effect.void), conn)
+            : Effect.succeed(conn)
+        })
+      const accept = acquireInterruptible(Effect.flatMap(acceptor.next, accepted), (c) => c.close)
+      return { address: bound, accept, close: acceptor.close }
+    })
+
+  const datagram = (address?: Udp): Effect.Effect<Datagram, NetError, Scope.Scope> =>
+    Effect.gen(function*() {
+      const at = address ?? udp("", 0)
+      const v6 = at.host === "" || net.isIPv6(at.host)
+      const ref = yield* ops.socket(domainOf(at, v6), S.SOCK_DGRAM, at)
+      if (v6) yield* setOpt(ref, S.IPPROTO_IPV6, S.IPV6_V6ONLY, 0, at)
+      yield* ops.onRef(ref, (r, fd, cb) => r.bind(fd, toSock(at, v6), cb), "bind", at)
+      const bound = udpOf(safely(() => getsockname(ref.fd)))
+      const send = (to: Udp, bytes: Uint8Array) =>
+        Effect.asVoid(ops.onRef(ref, (r, fd, cb) => r.sendTo(fd, bytes, 0, bytes.length, toSock(to, v6), cb), "sendto", to))
+      const recv = (buf: Uint8Array): Effect.Effect<Received, NetError> =>
+        Effect.suspend(() => {
+          let from: SocketAddress | undefined
+          return Effect.map(
+            ops.onRef(ref, (r, fd, cb) => r.recvFrom(fd, buf, 0, buf.length, (res, flags, f) => {
+              from = f
+              cb(res, flags)
+            }), "recvfrom", bound),
+            (bytes): Received => ({ bytes, from: udpOf(from) })
+          )
+        })
+      return { address: bound, send, recv, close: ref.close }
+    })
+
+  return { backendId: "io_uring", listen, connect, datagram }
+}
+
+/**
+ * Accepted fds for `accept` calls: a multishot accept (armed on the first call, paused when
+ * ACCEPT_AHEAD connections wait unclaimed), or one single-shot accept per call.
+ */
+const multishotAcceptor = (ops: Ops, ring: Ring, ref: Fd.FdRef, bound: StreamAddress) => {
+  const multishot = ring.supports("acceptMultishot")
+  const ready: Array<number> = []
+  const waiters: Array<(fd: Effect.Effect<number, NetError>) => void> = []
+  let armed: number | undefined
+  let failure: NetError | undefined
+  let closed = false
+  const deliver = (fd: number) => {
+    const w = waiters.shift()
+    if (w !== undefined) w(Effect.succeed(fd))
+    else ready.push(fd)
+  }
+  const arm = () => {
+    if (armed !== undefined || closed || failure !== undefined || ready.length >= ACCEPT_AHEAD) return
+    if (!ref.acquire()) return
+    try {
+      armed = ring.accept(ref.fd, (res, flags) => {
+        if (res >= 0) {
+          if (closed) ops.closeQuietly(res)
+          else deliver(res)
+        }
+        if ((flags & CQE_F_MORE) !== 0) {
+          if (ready.length >= ACCEPT_AHEAD && armed !== undefined) ring.cancel(armed)
+          return
+        }
+        armed = undefined
+        ref.release()
+        if (res < 0 && res !== ECANCELED) {
+          failure = netError(errnoName(res), "accept", bound)
+          for (const w of waiters.splice(0)) w(Effect.fail(failure))
+        } else if (waiters.length > 0) arm()
+      }, { multishot: true })
+    } catch (e) {
+      ref.release()
+      failure = sysError(e, "accept", bound)
+    }
+  }
+  const next: Effect.Effect<number, NetError> = Effect.suspend(() => {
+    if (closed) return Effect.fail(netError("EBADF", "accept", bound))
+    if (!multishot) {
+      return ops.op(Fd.pinned(ref, (r, fd, cb) => r.accept(fd, cb)), "accept", bound, ops.closeQuietly)
+    }
+    const fd = ready.shift()
+    if (fd !== undefined) {
+      arm()
+      return Effect.succeed(fd)
+    }
+    if (failure !== undefined) return Effect.fail(failure)
+    return Effect.async<number, NetError>((resume) => {
+      waiters.push(resume)
+      arm()
+      return Effect.sync(() => {
+        const i = waiters.indexOf(resume)
+        if (i >= 0) waiters.splice(i, 1)
+      })
+    })
+  })
+  const close = Effect.suspend(() => {
+    closed = true
+    if (armed !== undefined) ring.cancel(armed)
+    for (const fd of ready.splice(0)) ops.closeQuietly(fd)
+    for (const w of waiters.splice(0)) w(Effect.fail(netError("EBADF", "accept", bound)))
+    return ref.close
+  })
+  return { next, close }
+}
