@@ -191,17 +191,80 @@ const receiver = (ring: Ring, ref: Fd.FdRef, peer: StreamAddress) => {
   return { inbox, arm, stop }
 }
 
+interface Outgoing {
+  readonly bytes: Uint8Array
+  off: number
+  resume: ((done: Effect.Effect<void, NetError>) => void) | undefined
+  /** Set by an interruption that waits for this write's in-flight send to complete. */
+  settled?: (() => void) | undefined
+}
+
+/**
+ * The send side: writes go out one at a time, in the order they were issued (a short send's
+ * remainder before the next write's bytes; handlers run concurrently, one per received
+ * chunk), with one `Effect.async` per write and one SQE per send. Interrupting a write whose
+ * bytes are not yet sending drops it; one whose send is in flight cancels that send and
+ * waits for its completion (the bytes already sent stay sent).
+ */
+const sender = (ring: Ring, ref: Fd.FdRef, peer: StreamAddress) => {
+  const queue: Array<Outgoing> = []
+  let inFlight: number | undefined
+  const failAll = (error: NetError) => {
+    for (const w of queue.splice(0)) {
+      w.resume?.(Effect.fail(error))
+      w.settled?.()
+    }
+  }
+  const pump = (): void => {
+    if (inFlight !== undefined) return
+    const head = queue[0]
+    if (head === undefined) return
+    if (!ref.acquire()) return failAll(netError("EBADF", "send", peer))
+    try {
+      inFlight = ring.send(ref.fd, head.bytes, head.off, head.bytes.length - head.off, 0, (res) => {
+        inFlight = undefined
+        ref.release()
+        if (res < 0) return failAll(netError(errnoName(res), "send", peer))
+        head.off += res
+        if (head.off >= head.bytes.length || head.settled !== undefined) {
+          queue.shift()
+          head.resume?.(Effect.void)
+          head.settled?.()
+        }
+        pump()
+      })
+    } catch (e) {
+      inFlight = undefined
+      ref.release()
+      failAll(sysError(e, "send", peer))
+    }
+  }
+  return (bytes: Uint8Array): Effect.Effect<void, NetError> =>
+    Effect.async<void, NetError>((resume) => {
+      const w: Outgoing = { bytes, off: 0, resume }
+      queue.push(w)
+      pump()
+      return Effect.suspend(() => {
+        w.resume = undefined
+        if (queue[0] === w && inFlight !== undefined) {
+          // Its send is in the kernel: cancel it and wait for the completion.
+          const id = inFlight
+          return Effect.async<void>((done) => {
+            w.settled = () => done(Effect.void)
+            ring.cancel(id)
+          })
+        }
+        const i = queue.indexOf(w)
+        if (i >= 0) queue.splice(i, 1)
+        return Effect.void
+      })
+    })
+}
+
 const connection = (ops: Ops, ring: Ring, ref: Fd.FdRef, peer: StreamAddress, local: StreamAddress): Connection => {
   const rx = receiver(ring, ref, peer)
   rx.arm()
-  const writeAll = (bytes: Uint8Array): Effect.Effect<void, NetError> => {
-    const loop = (off: number): Effect.Effect<void, NetError> =>
-      off >= bytes.length ? Effect.void : Effect.flatMap(
-        ops.onRef(ref, (r, fd, cb) => r.send(fd, bytes, off, bytes.length - off, 0, cb), "send", peer),
-        (n) => loop(off + n)
-      )
-    return loop(0)
-  }
+  const writeAll = sender(ring, ref, peer)
   const how = { send: S.SHUT_WR, receive: S.SHUT_RD, all: S.SHUT_RDWR } as const
   const shutdown = (h: Shutdown) =>
     Effect.suspend(() => {
@@ -243,7 +306,10 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
         yield* ops.onRef(ref, (r, fd, cb) => r.connect(fd, toSock(address, v6), cb), "connect", address)
         const local = streamAddressOf(safely(() => getsockname(ref.fd)), address)
         const peer = streamAddressOf(safely(() => getpeername(ref.fd)), address)
-        return connection(ops, ring, ref, peer, local)
+        const conn = connection(ops, ring, ref, peer, local)
+        // Closing stops the receiver first: its armed recv pins the fd until it is cancelled.
+        yield* Effect.addFinalizer(() => conn.close)
+        return conn
       }).pipe(Effect.onError(() => ref.close))
     })
 
