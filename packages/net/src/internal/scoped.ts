@@ -4,13 +4,17 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 
 /**
- * Like `Effect.acquireRelease`, but `acquire` can be interrupted while it waits. Once it has
- * succeeded, the release is registered before anything else can interrupt (an acquire that
- * can be interrupted must itself give back what it got when cancelled).
+ * Like `Effect.acquireRelease`, but the wait `acquire` can be interrupted. What it gave is
+ * turned into the resource by `build` and its release registered uninterruptibly, so nothing
+ * that arrived is lost between the wait and the release (a wait that is interrupted must give
+ * back what it got itself, e.g. an op's late result).
  */
-export const acquireInterruptible = <A, E, R, R2>(
+export const acquireInterruptible = <A, E, R, B = A, E2 = never, R2 = never, R3 = never>(
   acquire: Effect.Effect<A, E, R>,
-  release: (a: A) => Effect.Effect<void, never, R2>
-): Effect.Effect<A, E, R | R2 | Scope.Scope> =>
+  release: (b: B) => Effect.Effect<void, never, R3>,
+  build?: (a: A) => Effect.Effect<B, E2, R2>
+): Effect.Effect<B, E | E2, R | R2 | R3 | Scope.Scope> =>
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(restore(acquire), (a) => Effect.as(Effect.addFinalizer(() => release(a)), a)))
+    Effect.flatMap(restore(acquire), (a) =>
+      Effect.flatMap(build ? build(a) : Effect.succeed(a as unknown as B), (b) =>
+        Effect.as(Effect.addFinalizer(() => release(b)), b))))

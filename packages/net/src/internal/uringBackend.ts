@@ -93,8 +93,9 @@ const makeOps = (uring: Uring.UringService) => {
   /** A new socket's fd, closed when the scope closes (an fd arriving after an interruption is closed). */
   const socket = (domain: number, type: number, address: Tcp | Udp | Unix): Effect.Effect<Fd.FdRef, NetError, Scope.Scope> =>
     acquireInterruptible(
-      Effect.map(op((r, cb) => r.socket(domain, type, 0, cb), "socket", address, closeQuietly), fdRef),
-      (ref) => ref.close
+      op((r, cb) => r.socket(domain, type, 0, cb), "socket", address, closeQuietly),
+      (ref: Fd.FdRef) => ref.close,
+      (fd) => Effect.succeed(fdRef(fd))
     )
   const onRef = (
     ref: Fd.FdRef,
@@ -358,7 +359,7 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
             ? Effect.as(Effect.orElse(setOpt(child, S.IPPROTO_TCP, S.TCP_NODELAY, 1, bound), () => Effect.void), conn)
             : Effect.succeed(conn)
         })
-      const accept = acquireInterruptible(Effect.flatMap(acceptor.next, accepted), (c) => c.close)
+      const accept = acquireInterruptible(acceptor.next, (c: Connection) => c.close, accepted)
       return { address: bound, accept, close: acceptor.close }
     })
 
