@@ -1,24 +1,35 @@
 /**
- * cat: copies the files named on the command line (or stdin when there are none) to stdout.
- * On io_uring, Flow.copy splices when stdout is a pipe: the bytes never enter JS.
+ * cat: copies the files named on the command line (relative to the working directory, which
+ * env.cwd confines it to), or stdin when there are none, to stdout.
+ * On io_uring, Flow.copy splices when both ends are fds and one is a pipe.
  *
  *   npx tsx examples/cat.ts README.md | wc -c
  *   echo hi | npx tsx examples/cat.ts
  */
-import { Flow, Runtime } from "@effio/runtime"
+import { Path } from "@effio/fs"
+import { Flow, Runtime, type Stdenv } from "@effio/runtime"
 import { Effect } from "effect"
-import * as fs from "node:fs"
+import { pathToFileURL } from "node:url"
 
-const files = process.argv.slice(2)
+/** Copies one file (opened beneath env.cwd) to stdout in 64 KiB reads. */
+const catFile = (env: Stdenv.Stdenv, file: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const f = yield* Path.openIn(Path.join(env.cwd, file))
+    const buf = new Uint8Array(64 * 1024)
+    for (;;) {
+      const n = Number(yield* f.read(buf))
+      if (n === 0) return
+      yield* env.stdout.write(buf.subarray(0, n))
+    }
+  }))
 
-Runtime.run((env) =>
+/** cat of `files` (relative to env.cwd), or of stdin when there are none. */
+export const cat = (env: Stdenv.Stdenv, files: ReadonlyArray<string>) =>
   files.length === 0
-    ? Flow.copy(env.stdin, env.stdout)
-    : Effect.forEach(files, (file) =>
-      Effect.acquireUseRelease(
-        // Until @effio/fs lands, files are opened with node and read as flows over the fd.
-        Effect.try(() => fs.openSync(file, "r")),
-        (fd) => Flow.copy(env.fromFd(fd).source, env.stdout),
-        (fd) => Effect.sync(() => fs.closeSync(fd))
-      ), { discard: true })
-)
+    ? Effect.asVoid(Flow.copy(env.stdin, env.stdout))
+    : Effect.forEach(files, (file) => catFile(env, file), { discard: true })
+
+// Run only as a program (tests import `cat` and run it under Runtime.layerTest).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  Runtime.run((env) => cat(env, process.argv.slice(2)))
+}

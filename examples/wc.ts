@@ -8,6 +8,7 @@
 import { Path } from "@effio/fs"
 import { Runtime, type Stdenv } from "@effio/runtime"
 import { Effect, Stream } from "effect"
+import { pathToFileURL } from "node:url"
 
 interface Counts {
   lines: number
@@ -32,9 +33,8 @@ const count = <E>(chunks: Stream.Stream<Uint8Array, E>) =>
 const row = (c: Counts, name: string) =>
   `${String(c.lines).padStart(8)}${String(c.words).padStart(8)}${String(c.bytes).padStart(10)} ${name}\n`
 
-const files = process.argv.slice(2)
-
-Runtime.run((env: Stdenv.Stdenv) =>
+/** wc over `files` (relative to env.cwd), or stdin when there are none. */
+export const wc = (env: Stdenv.Stdenv, files: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     if (files.length === 0) {
       yield* env.stdout.write(row(yield* count(env.stdin.stream), ""))
@@ -51,4 +51,8 @@ Runtime.run((env: Stdenv.Stdenv) =>
     }
     if (files.length > 1) yield* env.stdout.write(row(total, "total"))
   })
-)
+
+// Run only as a program (tests import `wc` and run it under Runtime.layerTest).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  Runtime.run((env) => wc(env, process.argv.slice(2)))
+}

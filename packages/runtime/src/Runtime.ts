@@ -30,6 +30,7 @@ import { Backend as CoreBackend, Scheduler, Uring } from "@effio/core"
 import { UringFileSystem } from "@effio/fs"
 import { Net } from "@effio/net"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
@@ -38,6 +39,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import type * as Scope from "effect/Scope"
 import { makeNode, makeUring } from "./internal/stdenv.js"
+import { Capture, type Input, sandboxDir, testStdenv } from "./internal/testenv.js"
 import * as Stdenv from "./Stdenv.js"
 
 /** Backend choice: `auto` uses io_uring when available, else node. */
@@ -99,6 +101,84 @@ export const layer = (options: RunOptions = {}): Layer.Layer<Services, BackendUn
     options.backend
   )
   return options.scheduler === false ? base : Layer.merge(base, Scheduler.layer())
+}
+
+/** What a program under {@link layerTest} wrote to `env.stdout` and `env.stderr`. */
+export interface TestOutputService {
+  /** Everything written to stdout so far, as UTF-8 text. */
+  readonly stdout: Effect.Effect<string>
+  /** Everything written to stderr so far, as UTF-8 text. */
+  readonly stderr: Effect.Effect<string>
+  readonly stdoutBytes: Effect.Effect<Uint8Array>
+  readonly stderrBytes: Effect.Effect<Uint8Array>
+  /** Forgets what was captured so far. */
+  readonly clear: Effect.Effect<void>
+}
+
+/** The captured output of {@link layerTest}. */
+export class TestOutput extends Context.Tag("@effio/runtime/TestOutput")<TestOutput, TestOutputService>() {}
+
+/** Options of {@link layerTest}. */
+export interface TestOptions {
+  /** What `env.stdin` yields, each chunk as reads of its own, then end of input. */
+  readonly stdin?: Input | undefined
+  /** Files (relative paths, parent directories made) written into the sandbox first. */
+  readonly files?: Readonly<Record<string, string | Uint8Array>> | undefined
+  /** Makes `env.secureRandom` a deterministic generator seeded so (NOT secure). */
+  readonly seed?: number | undefined
+  /** The backend doing the real I/O (files, pipes, sockets): as for {@link layer}. */
+  readonly backend?: Backend | undefined
+}
+
+/**
+ * The environment for tests: everything {@link layer} provides, with stdin scripted
+ * (`options.stdin`), stdout and stderr captured in memory ({@link TestOutput}), and `env.cwd`
+ * and `env.fs` a capability on a fresh temporary directory holding `options.files` (relative
+ * paths resolve in it, absolute paths and `..` out are refused; `Path.native(env.cwd)` gives
+ * its path). The directory is removed when the layer's scope closes. The `FileSystem` service
+ * stays the real, unconfined one. The clocks read and sleep through Effect's `Clock`, so under
+ * `it.effect` a `TestClock.adjust` wakes a sleeping program. I/O is real on either backend.
+ *
+ * @example
+ * ```ts
+ * it.effect("upper-cases its input", () =>
+ *   Effect.gen(function*() {
+ *     const env = yield* Stdenv.Stdenv
+ *     yield* program(env)
+ *     expect(yield* Effect.flatMap(Runtime.TestOutput, (o) => o.stdout)).toBe("A\nB\n")
+ *   }).pipe(Effect.provide(Runtime.layerTest({ stdin: "a\nb\n" }))))
+ * ```
+ */
+export const layerTest = (
+  options: TestOptions = {}
+): Layer.Layer<Services | TestOutput, BackendUnavailable | Uring.UringUnavailable> => {
+  const base = layer({ backend: options.backend })
+  const stdio = Layer.sync(TestOutput, () => {
+    const stdout = new Capture()
+    const stderr = new Capture()
+    const service: TestOutputService & { readonly captures: readonly [Capture, Capture] } = {
+      captures: [stdout, stderr],
+      stdout: Effect.sync(() => stdout.text()),
+      stderr: Effect.sync(() => stderr.text()),
+      stdoutBytes: Effect.sync(() => stdout.bytes()),
+      stderrBytes: Effect.sync(() => stderr.bytes()),
+      clear: Effect.sync(() => {
+        stdout.clear()
+        stderr.clear()
+      })
+    }
+    return service
+  })
+  const env = Layer.scoped(
+    Stdenv.Stdenv,
+    Effect.gen(function*() {
+      const real = yield* Stdenv.Stdenv
+      const out = (yield* TestOutput) as TestOutputService & { readonly captures: readonly [Capture, Capture] }
+      const dir = yield* sandboxDir(options.files)
+      return yield* testStdenv(real, dir, options, out.captures[0], out.captures[1])
+    })
+  )
+  return env.pipe(Layer.provideMerge(Layer.merge(base, stdio)))
 }
 
 const program = <A, E, R extends Services | Scope.Scope>(
