@@ -68,7 +68,8 @@ export interface RunServerOptions {
 
 /**
  * Serves `listener` until `stop` completes (then live connections finish, as in Eio) or until
- * interrupted (then every connection it accepted is closed). The listener stays open.
+ * interrupted (then every connection it accepted is closed). The listener stays open. If
+ * accepting fails (the listener was closed), live connections finish, then it fails with that.
  */
 export const runServer = <E, R>(
   listener: Listener,
@@ -103,10 +104,11 @@ export const runServer = <E, R>(
         }))
       const acquire = permits === undefined ? Effect.void : permits.take(1)
       const acceptLoop = Effect.forever(Effect.zipRight(acquire, serveOne))
-      if (options.stop === undefined) return yield* acceptLoop
-      // Stop: accepting ends, live connections run to their end.
-      yield* Effect.raceFirst(acceptLoop, options.stop)
+      // Stop, or accept failed (the listener was closed): accepting ends, live connections run
+      // to their end (leaving the scope would interrupt them); then an accept failure is reported.
+      const ended = yield* Effect.either(options.stop === undefined ? acceptLoop : Effect.raceFirst(acceptLoop, options.stop))
       if (live > 0) yield* Deferred.await(idle ??= yield* Deferred.make<void>())
+      if (ended._tag === "Left") return yield* Effect.fail(ended.left)
     })
   )
 

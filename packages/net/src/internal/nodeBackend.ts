@@ -15,13 +15,29 @@ import { acquireInterruptible } from "./scoped.js"
 const addressOf = (a: string | net.AddressInfo | null | undefined, fallback: StreamAddress): StreamAddress =>
   typeof a === "string" ? unix(a) : a ? tcp(a.address, a.port) : fallback
 
-// Waits for the socket's 'close' after destroySoon (pending writes flushed, then FIN).
+// Waits for the socket's 'close' after destroySoon (pending writes flushed, then FIN). A
+// write completes only once node handed it all to the kernel, so bytes still queued in node
+// belong to a write that was interrupted: they are dropped (as io_uring cancels its send) and
+// the socket destroyed at once, else the close would wait for a peer that may never read.
 const closeSocket = (socket: net.Socket): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     if (socket.closed) return resume(Effect.void)
     socket.once("close", () => resume(Effect.void))
-    if (!socket.destroyed) socket.destroySoon()
+    if (socket.destroyed) return
+    if (socket.writableLength > 0) socket.destroy()
+    else socket.destroySoon()
   })
+
+// The io_uring backend's syscall names for node's (node says read/write for recv/send, and
+// reports bind's EADDRINUSE from listen, where libuv defers it).
+const nodeError = (err: unknown, syscall: string, address?: Tcp | Udp | Unix): NetError => {
+  const e = fromNodeError(err, syscall, address)
+  if (syscall === "recv" || syscall === "send") return netError(e.errno, syscall, address, err)
+  if (e.syscall === "listen" && (e.errno === "EADDRINUSE" || e.errno === "EADDRNOTAVAIL")) {
+    return netError(e.errno, "bind", address, err)
+  }
+  return e
+}
 
 /** A connected `net.Socket` (paused) as a Connection. */
 export const fromSocket = (socket: net.Socket, fallback: StreamAddress): Connection => {
@@ -33,7 +49,7 @@ export const fromSocket = (socket: net.Socket, fallback: StreamAddress): Connect
   const inbox = new Inbox(() => socket.pause(), () => socket.resume())
   socket.on("data", (chunk: Buffer) => inbox.push(chunk))
   socket.on("end", () => inbox.end())
-  socket.on("error", (e) => inbox.fail(fromNodeError(e, "recv", peer)))
+  socket.on("error", (e) => inbox.fail(nodeError(e, "recv", peer)))
   socket.on("close", () => inbox.end())
   socket.resume()
   const writeAll = (bytes: Uint8Array) =>
@@ -41,7 +57,7 @@ export const fromSocket = (socket: net.Socket, fallback: StreamAddress): Connect
       if (socket.destroyed || socket.writableEnded) {
         return resume(Effect.fail(netError("EPIPE", "send", peer)))
       }
-      socket.write(bytes, (err) => resume(err ? Effect.fail(fromNodeError(err, "send", peer)) : Effect.void))
+      socket.write(bytes, (err) => resume(err ? Effect.fail(nodeError(err, "send", peer)) : Effect.void))
     })
   const shutdown = (how: Shutdown) =>
     Effect.suspend((): Effect.Effect<void, NetError> => {
@@ -96,6 +112,7 @@ const connect = (address: Tcp | Unix, options: ConnectOptions = {}): Effect.Effe
 const listen = (address: Tcp | Unix, options: ListenOptions = {}): Effect.Effect<Listener, NetError, Scope.Scope> =>
   Effect.gen(function*() {
     const pending: Array<net.Socket> = []
+    let bound: StreamAddress = address
     let waiter: ((s: Effect.Effect<net.Socket, NetError>) => void) | undefined
     let failure: NetError | undefined
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: options.noDelay ?? false })
@@ -115,14 +132,19 @@ const listen = (address: Tcp | Unix, options: ListenOptions = {}): Effect.Effect
         }
       })
     }
-    const close = Effect.async<void>((resume) => {
-      if (!server.listening) return resume(Effect.void)
-      server.close(() => resume(Effect.void))
+    // Stops listening now: the fd is closed at once (node's callback would wait for every
+    // accepted connection to end, and those are not the listener's to wait for). A waiting
+    // accept fails, as on io_uring.
+    const close = Effect.sync(() => {
+      if (server.listening) server.close()
       for (const s of pending.splice(0)) s.destroy()
+      const w = waiter
+      waiter = undefined
+      w?.(Effect.fail(netError("EBADF", "accept", bound)))
     })
     yield* Effect.acquireRelease(
       Effect.async<void, NetError>((resume) => {
-        const onError = (e: Error) => resume(Effect.fail(fromNodeError(e, "listen", address)))
+        const onError = (e: Error) => resume(Effect.fail(nodeError(e, "listen", address)))
         server.once("error", onError)
         const done = () => {
           server.off("error", onError)
@@ -149,7 +171,7 @@ const listen = (address: Tcp | Unix, options: ListenOptions = {}): Effect.Effect
       }),
       () => close
     )
-    const bound = addressOf(server.address(), address)
+    bound = addressOf(server.address(), address)
     const accept: Effect.Effect<Connection, NetError, Scope.Scope> = acquireInterruptible(
       Effect.suspend(() => {
         const next = pending.shift()
