@@ -4,7 +4,7 @@
 // node. Every wait is bounded (netTest: 12 s per body, 15 s per test).
 import { describe, expect } from "@effect/vitest"
 import { Flow, Switch } from "@effio/core"
-import { Cause, Chunk, Deferred, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Chunk, Deferred, Effect, Exit, Fiber, Option, Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as nodeNet from "node:net"
@@ -318,6 +318,27 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
         expectSameBytes(yield* roundTrip(conn, data), data)
       }))
       expect(fs.existsSync(file)).toBe(false)
+    }))
+
+  netTest("Unix socket: listener.close stops listening and removes the socket file at once", layer, () =>
+    Effect.gen(function*() {
+      const dir = yield* makeTempDir("effio-net-")
+      const file = path.join(dir, "close.sock")
+      const firstScope = yield* Scope.make()
+      const listener = yield* Scope.extend(Net.listen(Net.unix(file)), firstScope)
+      const client = yield* Net.connect(Net.unix(file))
+      const server = yield* Net.accept(listener)
+      yield* listener.close
+      expect(fs.existsSync(file)).toBe(false)
+      // The accepted connection lives on.
+      yield* echoesVia(client, server, "unix, after close")
+      // Another listener may take the path now; closing the first one's scope leaves it alone.
+      const again = yield* Net.listen(Net.unix(file))
+      yield* echoServer(again)
+      yield* Scope.close(firstScope, Exit.void)
+      expect(fs.lstatSync(file).isSocket()).toBe(true)
+      const c2 = yield* Net.connect(Net.unix(file))
+      expect(text(yield* roundTrip(c2, "second listener"))).toBe("second listener")
     }))
 
   netTest("Unix socket: an existing path fails with AddressInUse; reuseAddr removes a stale socket file first", layer, () =>

@@ -345,8 +345,15 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
         if (v6) yield* setOpt(ref, S.IPPROTO_IPV6, S.IPV6_V6ONLY, options.dualStack === false ? 1 : 0, address)
       }
       yield* ops.onRef(ref, (r, fd, cb) => r.bind(fd, toSock(address, v6), cb), "bind", address)
-      // The socket file is ours from here: removed when the listener closes.
-      if (address._tag === "Unix") yield* Effect.addFinalizer(() => Effect.sync(() => safely(() => fs.unlinkSync(address.path))))
+      // The socket file is ours from here: removed when the listener closes (by close or with
+      // the scope), once: by then the path may be another listener's.
+      let unlinked = address._tag !== "Unix"
+      const unlink = Effect.sync(() => {
+        if (unlinked) return
+        unlinked = true
+        safely(() => fs.unlinkSync((address as Unix).path))
+      })
+      yield* Effect.addFinalizer(() => unlink)
       yield* ops.onRef(ref, (r, fd, cb) => r.listen(fd, options.backlog ?? 511, cb), "listen", address)
       const bound = streamAddressOf(safely(() => getsockname(ref.fd)), address)
       const acceptor = multishotAcceptor(ops, ring, ref, bound)
@@ -360,7 +367,7 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
             : Effect.succeed(conn)
         })
       const accept = acquireInterruptible(acceptor.next, (c: Connection) => c.close, accepted)
-      return { address: bound, accept, close: acceptor.close }
+      return { address: bound, accept, close: Effect.zipRight(acceptor.close, unlink) }
     })
 
   const datagram = (address?: Udp): Effect.Effect<Datagram, NetError, Scope.Scope> =>
