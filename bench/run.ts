@@ -8,7 +8,7 @@
  * (the test file size of random-read, fs-random and fs-big-file, default 1024),
  * EFFIO_BENCH_PIPE_MB (bytes moved per pipe-throughput case, default 256),
  * EFFIO_BENCH_FS_CASES (fs benchmarks: only the cases whose name contains one of these
- * comma-separated substrings).
+ * comma-separated substrings). bench/net.ts documents the EFFIO_BENCH_NET_* variables of `net`.
  */
 import type { Benchmark } from "./lib/benchmark.ts"
 import { effectNop } from "./effect-nop.ts"
@@ -16,9 +16,10 @@ import { pipeThroughput } from "./pipe-throughput.ts"
 import { fsBigFile } from "./fs-big-file.ts"
 import { fsRandom } from "./fs-random.ts"
 import { fsSmallFiles } from "./fs-small-files.ts"
+import { netBench } from "./net.ts"
 import { randomRead } from "./random-read.ts"
 
-const benchmarks: ReadonlyArray<Benchmark> = [randomRead, effectNop, pipeThroughput, fsRandom, fsSmallFiles, fsBigFile]
+const benchmarks: ReadonlyArray<Benchmark> = [randomRead, effectNop, pipeThroughput, fsRandom, fsSmallFiles, fsBigFile, netBench]
 
 const filter = process.argv[2]
 const selected = benchmarks.filter((b) => filter === undefined || b.name.includes(filter))
