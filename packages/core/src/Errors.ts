@@ -8,5 +8,5 @@
  * @module
  */
 export { type ErrorContext, fromErrno, fromNodeError, reasonOf } from "./internal/errors.js"
-export { BackendUnavailable, isRingClosed, UringUnavailable } from "./internal/errors.js"
+export { BackendUnavailable, ErrnoError, isBrokenStdio, isRingClosed, UringUnavailable } from "./internal/errors.js"
 export type { Reason } from "./internal/errno.js"

@@ -26,10 +26,11 @@ import type * as PlatformPath from "@effect/platform/Path"
 import { makeRunMain } from "@effect/platform/Runtime"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import { Backend as CoreBackend, Scheduler, Uring } from "@effio/core"
+import { Backend as CoreBackend, Errors, Scheduler, Uring } from "@effio/core"
 import { UringFileSystem } from "@effio/fs"
 import { Net } from "@effio/net"
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -194,10 +195,17 @@ const program = <A, E, R extends Services | Scope.Scope>(
 const stderrLoggers = HashSet.make(Logger.prettyLogger({ stderr: true }))
 
 // runMain's report (same pretty format; interruptions are not failures), but on stderr.
+// A write to a stdout or stderr whose reader went away (`prog | head -1`).
+const brokenStdio = (cause: Cause.Cause<unknown>): boolean => Cause.failures(cause).pipe(Chunk.some(Errors.isBrokenStdio))
+
 const reportFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
-  Cause.isInterruptedOnly(cause) ? Effect.void : Effect.locally(Effect.logError(cause), FiberRef.currentLoggers, stderrLoggers)
+  Cause.isInterruptedOnly(cause) || brokenStdio(cause)
+    ? Effect.void
+    : Effect.locally(Effect.logError(cause), FiberRef.currentLoggers, stderrLoggers)
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+/** 128 + SIGPIPE: what a shell reports for `cat` in a pipeline whose reader exited. */
+const BROKEN_PIPE_EXIT = 141
 
 const runMain = makeRunMain(({ fiber, teardown }) => {
   // Effect's runMain keeps the loop alive while the main fiber runs.
@@ -225,7 +233,13 @@ const runMain = makeRunMain(({ fiber, teardown }) => {
     clearInterval(keepAlive)
     teardown(exit, (code) => {
       const interruptedBySignal = signal !== undefined && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-      process.exit(interruptedBySignal ? SIGNAL_EXIT[signal!]! : code)
+      process.exit(
+        interruptedBySignal
+          ? SIGNAL_EXIT[signal!]!
+          : Exit.isFailure(exit) && brokenStdio(exit.cause)
+          ? BROKEN_PIPE_EXIT
+          : code
+      )
     })
   })
 })

@@ -34,6 +34,27 @@ const signalled = (signal: NodeJS.Signals, backend: "io_uring" | "node") => {
 }
 
 describe.concurrent("processes", { timeout: 90_000 }, () => {
+  // `prog | head -1`: the reader exits, the next write fails with EPIPE. The program ends as
+  // `cat` does there: quietly, with 128 + SIGPIPE.
+  for (const backend of ["io_uring", "node"] as const) {
+    it(`writing to a closed pipe ends the program quietly with exit 141 (${backend})`, async () => {
+      let closed = false
+      const r = await runTs(fixture("yes.ts"), [], {
+        env: { EFFIO_BACKEND: backend },
+        timeoutMs: 20_000,
+        onStdout: (_seen, child) => {
+          if (!closed) {
+            closed = true
+            child.stdout!.destroy()
+          }
+        }
+      })
+      expect(r.timedOut, show(r)).toBe(false)
+      expect(r.code, show(r)).toBe(141)
+      expect(r.stderr.replace(/^effio: using the node backend.*\n/, ""), show(r)).toBe("")
+    })
+  }
+
   // A finite op cannot be interrupted; on a hung mount it would keep a signalled program alive
   // forever. Runtime.run cancels the ring's finite ops when the signal arrives.
   for (const signal of ["SIGINT", "SIGTERM"] as const) {

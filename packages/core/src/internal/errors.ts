@@ -25,6 +25,25 @@ const describe = (res: number, code: string): string => {
   return entry ? `${code}: ${entry[1]}` : `${code} (errno ${-res})`
 }
 
+/**
+ * The kernel's side of a failure, as a `SystemError`'s cause: an Error whose message is the
+ * errno name and text (printed as one readable line, not as JSON), with `errno`, `code` and
+ * `syscall` as node's own errors carry them.
+ */
+export class ErrnoError extends Error {
+  constructor(
+    readonly errno: number,
+    readonly code: string,
+    readonly syscall: string,
+    text: string
+  ) {
+    super(text)
+    this.name = "ErrnoError"
+    // The stack of a kernel result is the SystemError's; this one would only repeat it.
+    this.stack = `${this.name}: ${text}`
+  }
+}
+
 /** Builds the `SystemError` for a negative kernel result `res` (-errno). */
 export const fromErrno = (res: number, ctx: ErrorContext): SystemError => {
   const code = errnoName(res)
@@ -36,7 +55,7 @@ export const fromErrno = (res: number, ctx: ErrorContext): SystemError => {
     syscall: ctx.syscall,
     pathOrDescriptor: ctx.pathOrDescriptor,
     description: `${describe(res, code)}, ${ctx.syscall}${ctx.pathOrDescriptor !== undefined ? ` '${ctx.pathOrDescriptor}'` : ""}`,
-    cause: { errno: -res, code, syscall: ctx.syscall }
+    cause: new ErrnoError(-res, code, ctx.syscall, describe(res, code))
   })
 }
 
@@ -89,3 +108,14 @@ export const ringClosed = (ctx: ErrorContext, cause: unknown): SystemError =>
     description: "the io_uring ring is closed (its Layer was released)",
     cause
   })
+
+/**
+ * True when `cause` holds a failed write to stdout or stderr whose reader went away (EPIPE):
+ * what a shell pipeline such as `prog | head -1` does. `Runtime.run` then exits quietly with
+ * 141 (128 + SIGPIPE), as `cat` does.
+ */
+export const isBrokenStdio = (error: unknown): boolean => {
+  const e = error as { _tag?: unknown; pathOrDescriptor?: unknown; cause?: { code?: unknown } } | null
+  return e !== null && typeof e === "object" && e._tag === "SystemError" &&
+    (e.pathOrDescriptor === 1 || e.pathOrDescriptor === 2) && e.cause?.code === "EPIPE"
+}
