@@ -328,6 +328,9 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
       const listener = yield* Scope.extend(Net.listen(Net.unix(file)), firstScope)
       const client = yield* Net.connect(Net.unix(file))
       const server = yield* Net.accept(listener)
+      // A Unix client is unnamed: each end knows the listener's path as the one it has.
+      expect({ clientLocal: client.local, clientPeer: client.peer, serverLocal: server.local, serverPeer: server.peer })
+        .toEqual({ clientLocal: Net.unix(""), clientPeer: Net.unix(file), serverLocal: Net.unix(file), serverPeer: Net.unix("") })
       yield* listener.close
       expect(fs.existsSync(file)).toBe(false)
       // The accepted connection lives on.
@@ -397,6 +400,35 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
         expect({ bytes: cut.bytes, text: text(small) }).toEqual({ bytes: 4, text: "0123" })
       }))
   }
+
+  netTest("UDP on the default (dual-stack) socket talks to IPv4; addresses are plain IPv4", layer, () =>
+    Effect.gen(function*() {
+      const dual = yield* Net.datagramSocket()
+      const v4 = yield* Net.datagramSocket(Net.udp(HOST, 0))
+      expect(dual.address).toMatchObject({ _tag: "Udp", host: "::" })
+      const buf = new Uint8Array(64)
+      yield* dual.send(v4.address, new TextEncoder().encode("to v4"))
+      const got = yield* v4.recv(buf)
+      expect(text(buf.subarray(0, got.bytes))).toBe("to v4")
+      expect(got.from).toEqual(Net.udp(HOST, dual.address.port))
+      yield* v4.send(Net.udp(HOST, dual.address.port), new TextEncoder().encode("to dual"))
+      const back = yield* dual.recv(buf)
+      expect(text(buf.subarray(0, back.bytes))).toBe("to dual")
+      expect(back.from).toEqual(v4.address)
+    }))
+
+  netTest("TCP on a dual-stack listener: an IPv4 peer's address is plain IPv4", layer, () =>
+    Effect.gen(function*() {
+      const listener = yield* Net.listen(Net.tcp("", 0))
+      expect(listener.address).toMatchObject({ _tag: "Tcp", host: "::" })
+      const port = (listener.address as Net.Tcp).port
+      const client = yield* Net.connect(Net.tcp(HOST, port))
+      const server = yield* Net.accept(listener)
+      expect(server.peer).toEqual(client.local)
+      expect(server.local).toEqual(Net.tcp(HOST, port))
+      expect(client.peer).toEqual(Net.tcp(HOST, port))
+      yield* echoesVia(client, server, "dual")
+    }))
 
   // ---- runServer -----------------------------------------------------------------------------
 

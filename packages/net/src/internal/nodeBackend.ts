@@ -12,8 +12,11 @@ import { fromNodeError, type NetError, netError } from "./error.js"
 import { Inbox } from "./inbox.js"
 import { acquireInterruptible } from "./scoped.js"
 
+// An IPv4 peer of a dual-stack socket as plain IPv4 (node says ::ffff:127.0.0.1), as on io_uring.
+const unmapped = (host: string): string => (host.startsWith("::ffff:") && net.isIPv4(host.slice(7)) ? host.slice(7) : host)
+
 const addressOf = (a: string | net.AddressInfo | null | undefined, fallback: StreamAddress): StreamAddress =>
-  typeof a === "string" ? unix(a) : a ? tcp(a.address, a.port) : fallback
+  typeof a === "string" ? unix(a) : a ? tcp(unmapped(a.address), a.port) : fallback
 
 // Waits for the socket's 'close' after destroySoon (pending writes flushed, then FIN). A
 // write completes only once node handed it all to the kernel, so bytes still queued in node
@@ -39,13 +42,16 @@ const nodeError = (err: unknown, syscall: string, address?: Tcp | Udp | Unix): N
   return e
 }
 
-/** A connected `net.Socket` (paused) as a Connection. */
-export const fromSocket = (socket: net.Socket, fallback: StreamAddress): Connection => {
-  const peerFallback = fallback
-  const peer = socket.remoteAddress !== undefined
-    ? tcp(socket.remoteAddress, socket.remotePort ?? 0)
-    : peerFallback._tag === "Unix" ? peerFallback : unix("")
-  const local = socket.localAddress !== undefined ? tcp(socket.localAddress, socket.localPort ?? 0) : peer
+/**
+ * A connected `net.Socket` (paused) as a Connection. `fallback` is the address connected to
+ * (client) or the listener's (server): node has no Unix socket addresses, so on a Unix socket
+ * it is the peer's (client) or this end's (server), and the other end is unnamed (""), as
+ * getpeername/getsockname say on io_uring.
+ */
+export const fromSocket = (socket: net.Socket, fallback: StreamAddress, role: "client" | "server" = "client"): Connection => {
+  const unixEnd = (mine: boolean) => (fallback._tag === "Unix" && (role === "server") === mine ? fallback : unix(""))
+  const peer = socket.remoteAddress !== undefined ? tcp(unmapped(socket.remoteAddress), socket.remotePort ?? 0) : unixEnd(false)
+  const local = socket.localAddress !== undefined ? tcp(unmapped(socket.localAddress), socket.localPort ?? 0) : unixEnd(true)
   const inbox = new Inbox(() => socket.pause(), () => socket.resume())
   socket.on("data", (chunk: Buffer) => inbox.push(chunk))
   socket.on("end", () => inbox.end())
@@ -186,7 +192,7 @@ const listen = (address: Tcp | Unix, options: ListenOptions = {}): Effect.Effect
         })
       }),
       closeSocket
-    ).pipe(Effect.map((socket) => fromSocket(socket, bound)))
+    ).pipe(Effect.map((socket) => fromSocket(socket, bound, "server")))
     return { address: bound, accept, close }
   })
 
@@ -203,7 +209,7 @@ const datagram = (address?: Udp): Effect.Effect<Datagram, NetError, Scope.Scope>
     })
     let waiter: (() => void) | undefined
     socket.on("message", (msg, rinfo) => {
-      queue.push({ msg, from: udp(rinfo.address, rinfo.port) })
+      queue.push({ msg, from: udp(unmapped(rinfo.address), rinfo.port) })
       waiter?.()
     })
     yield* Effect.acquireRelease(
@@ -238,7 +244,9 @@ const datagram = (address?: Udp): Effect.Effect<Datagram, NetError, Scope.Scope>
       })
     const send = (to: Udp, bytes: Uint8Array) =>
       Effect.async<void, NetError>((resume) => {
-        socket.send(bytes, to.port, to.host, (err) => resume(err ? Effect.fail(fromNodeError(err, "sendto", to)) : Effect.void))
+        // An IPv6 socket reaches an IPv4 address through its mapped form (as on io_uring).
+        const host = family === "udp6" && net.isIPv4(to.host) ? `::ffff:${to.host}` : to.host
+        socket.send(bytes, to.port, host, (err) => resume(err ? Effect.fail(fromNodeError(err, "sendto", to)) : Effect.void))
       })
     return {
       address: udp(a.address, a.port),

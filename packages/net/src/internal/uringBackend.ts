@@ -361,7 +361,10 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
       const accepted = (fd: number): Effect.Effect<Connection, NetError> =>
         Effect.suspend(() => {
           const child = ops.fdRef(fd)
-          const conn = connection(ops, ring, child, streamAddressOf(safely(() => getpeername(fd)), bound), bound)
+          const peer = streamAddressOf(safely(() => getpeername(fd)), bound)
+          // This end's own address (on a dual-stack or wildcard listener, not the listener's).
+          const local = streamAddressOf(safely(() => getsockname(fd)), bound)
+          const conn = connection(ops, ring, child, peer, local)
           return options.noDelay && bound._tag === "Tcp"
             ? Effect.as(Effect.orElse(setOpt(child, S.IPPROTO_TCP, S.TCP_NODELAY, 1, bound), () => Effect.void), conn)
             : Effect.succeed(conn)
