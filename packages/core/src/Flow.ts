@@ -69,6 +69,14 @@ const spliceAll = (src: UringFd, dst: UringFd): Effect.Effect<number, PlatformEr
 
 const readWriteAll = <E1, E2>(source: Source<E1>, sink: Sink<E2>): Effect.Effect<number, E1 | E2> =>
   Effect.suspend(() => {
+    const readChunk = source.readChunk
+    if (readChunk !== undefined) {
+      // Chunks as received (sockets): each written as it is, no copy into a buffer of ours.
+      const pass = (total: number): Effect.Effect<number, E1 | E2> =>
+        Effect.flatMap(readChunk, (chunk) =>
+          chunk === undefined ? Effect.succeed(total) : Effect.zipRight(sink.write(chunk), pass(total + chunk.length)))
+      return pass(0)
+    }
     const buf = new Uint8Array(CHUNK)
     const loop = (total: number): Effect.Effect<number, E1 | E2> =>
       Effect.flatMap(source.read(buf), (n) =>

@@ -227,4 +227,20 @@ describe("Flow (backend-independent)", () => {
       expect(yield* Flow.copy(source, sink)).toBe(data.length)
       expectSameBytes(Buffer.concat(out), data)
     }))
+
+  it.live("copy from a source that offers readChunk passes each chunk on as it is (no buffer copy)", () =>
+    Effect.gen(function*() {
+      const chunks = [encoder.encode("one "), encoder.encode("two "), encoder.encode("three")]
+      let i = 0
+      const source = {
+        ...Flow.makeSource(() => Effect.die("copy must use readChunk"), Effect.void),
+        readChunk: Effect.sync(() => chunks[i++])
+      }
+      const written: Array<Uint8Array> = []
+      const sink = Flow.makeSink((d) => Effect.sync(() => void written.push(d as Uint8Array)), Effect.void)
+      expect(yield* Flow.copy(source, sink)).toBe(13)
+      // The very arrays the source gave: nothing was copied on the way.
+      expect(written).toEqual(chunks)
+      written.forEach((w, k) => expect(w).toBe(chunks[k]))
+    }))
 })

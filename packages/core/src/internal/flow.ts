@@ -29,6 +29,12 @@ export interface Source<out E = PlatformError> {
   readonly read: (buf: Uint8Array) => Effect.Effect<number, E>
   /** The remaining input as a stream of chunks (each a fresh `Uint8Array`). */
   readonly stream: Stream.Stream<Uint8Array, E>
+  /**
+   * Sources that receive whole chunks (sockets) also give them as they are: the next chunk,
+   * a fresh array the caller owns, or `undefined` at end of input. `Flow.copy` uses it to
+   * move each chunk without copying it into a buffer of its own.
+   */
+  readonly readChunk?: Effect.Effect<Uint8Array | undefined, E> | undefined
   /** Releases the source (closes its fd where it owns one). Idempotent. */
   readonly close: Effect.Effect<void>
   readonly [UringFdTag]?: UringFd | undefined
