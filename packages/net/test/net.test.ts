@@ -596,6 +596,29 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
       expect(reported).toHaveLength(1)
     }))
 
+  netTest("acceptFork into a switch that is off closes the accepted connection (its handler never runs)", layer, () =>
+    Effect.gen(function*() {
+      const listener = yield* Net.listen(Net.tcp(HOST, 0))
+      const client = yield* Net.connect(listener.address)
+      let ran = false
+      const exit = yield* Effect.exit(Switch.run((sw) =>
+        Effect.gen(function*() {
+          // A child's failure turns the switch off; the body goes on uninterruptibly to accept.
+          yield* Switch.fork(sw, Effect.fail("off"))
+          yield* Effect.uninterruptible(Effect.gen(function*() {
+            yield* Effect.sleep("50 millis")
+            expect(sw.state).toBe("off")
+            yield* Net.acceptFork(sw, listener, () => Effect.sync(() => (ran = true)))
+          }))
+        })
+      ))
+      expect(Exit.isFailure(exit)).toBe(true)
+      expect(ran).toBe(false)
+      // The connection was closed by us: the client reads end of stream, promptly.
+      const got = yield* within(2000, readAll(client))
+      expect(Option.map(got, (e) => Exit.isSuccess(e) && e.value.length === 0)).toEqual(Option.some(true))
+    }))
+
   // ---- names -------------------------------------------------------------------------------
 
   netTest("withTcpConnect to localhost; getaddrinfo with a service name; NotFound for an unknown host", layer, () =>

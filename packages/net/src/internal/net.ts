@@ -45,14 +45,11 @@ export const acceptFork = <E, R>(
     Effect.matchEffect(Scope.extend(listener.accept, connScope), {
       onFailure: (e) => Effect.zipRight(Scope.close(connScope, Exit.void), Effect.fail(e)),
       onSuccess: (flow) =>
-        Effect.asVoid(
-          Switch.fork(
-            sw,
-            handler(flow, flow.peer).pipe(
-              Effect.catchAllCause(reportWith(options.onError ?? logFailure)),
-              Effect.ensuring(Scope.close(connScope, Exit.void))
-            )
-          )
+        Switch.fork(sw, Effect.catchAllCause(handler(flow, flow.peer), reportWith(options.onError ?? logFailure))).pipe(
+          // The connection closes when the handler's fiber ends, also when it never started
+          // (a switch that is off forks fibers born interrupted), and when the fork is refused.
+          Effect.flatMap((fiber) => Effect.sync(() => fiber.addObserver(() => Effect.runFork(Scope.close(connScope, Exit.void))))),
+          Effect.onError(() => Scope.close(connScope, Exit.void))
         )
     }))
 
