@@ -45,6 +45,7 @@ import * as nodePath from "node:path"
 import { refused, shown, split } from "./internal/capPath.js"
 import { isReason, readOnly } from "./internal/common.js"
 import { nodeDirOps } from "./internal/nodeDir.js"
+import { decodeText } from "./internal/readWhole.js"
 import { uringDirOps } from "./internal/uringDir.js"
 
 /** A capability path: a directory capability (`dir`) plus a path relative to it. */
@@ -97,6 +98,9 @@ export const nodeRoot = (native: string, confined: boolean): Path => Cap.root(Ca
  * last component itself) also a last component `..`.
  */
 const check = (method: string, p: Path, last: boolean): Effect.Effect<void, PlatformError> => {
+  if (!Cap.isPath(p)) {
+    return Effect.fail(new BadArgument({ module: "FileSystem", method, description: `expected a capability Path, not ${describeValue(p)}` }))
+  }
   if (p.relative.includes("\0")) {
     return Effect.fail(new BadArgument({ module: "FileSystem", method, description: "path must not contain NUL bytes" }))
   }
@@ -113,12 +117,15 @@ const check = (method: string, p: Path, last: boolean): Effect.Effect<void, Plat
     )
   }
   if (!p.dir.confined) return Effect.void
-  if (nodePath.isAbsolute(p.relative)) return Effect.fail(refused(method, p, "an absolute path"))
+  if (nodePath.isAbsolute(p.relative)) return Effect.fail(refused(method, p))
   const n = nodePath.posix.normalize(p.relative)
-  if (n === ".." || n.startsWith("../")) return Effect.fail(refused(method, p, "'..'"))
-  if (last && split(p.relative)[1] === "..") return Effect.fail(refused(method, p, "'..' as the last component"))
+  if (n === ".." || n.startsWith("../")) return Effect.fail(refused(method, p))
+  if (last && split(p.relative)[1] === "..") return Effect.fail(refused(method, p))
   return Effect.void
 }
+
+const describeValue = (u: unknown): string =>
+  u === null ? "null" : typeof u === "string" ? `the string ${JSON.stringify(u.length > 40 ? u.slice(0, 40) + "..." : u)}` : typeof u
 
 /** Names `method` (the one the user called) in the errors of `effect`. */
 const withMethod = <A, R>(method: string, effect: Effect.Effect<A, PlatformError, R>): Effect.Effect<A, PlatformError, R> =>
@@ -136,7 +143,9 @@ const dispatch = <A, R>(
 
 /** Both paths checked, on one backend, then the op of `p`'s backend. */
 const dispatch2 = (method: string, p: Path, to: Path, op: (ops: Cap.DirOps) => Effect.Effect<void, PlatformError>) =>
-  p.dir.ops.backend !== to.dir.ops.backend
+  !Cap.isPath(p) || !Cap.isPath(to)
+    ? Effect.zipRight(check(method, p, true), check(method, to, true))
+    : p.dir.ops.backend !== to.dir.ops.backend
     ? Effect.fail(
       new BadArgument({
         module: "FileSystem",
@@ -193,7 +202,8 @@ export const load = (p: Path): Effect.Effect<Uint8Array, PlatformError> => dispa
 
 /** The whole contents of the file at `p`, decoded as UTF-8. */
 export const loadString = (p: Path): Effect.Effect<string, PlatformError> =>
-  Effect.map(dispatch("loadString", p, false, (ops) => ops.load(p)), (bytes) => new TextDecoder("utf-8").decode(bytes))
+  dispatch("loadString", p, false, (ops) =>
+    Effect.flatMap(ops.load(p), (bytes) => decodeText(bytes, "utf-8", { module: "FileSystem", method: "loadString", syscall: "read", pathOrDescriptor: shown(p) })))
 
 /**
  * Writes `data` (a string as UTF-8) to the file at `p`, all of it. `create` (default
@@ -267,6 +277,7 @@ export const mkdirs = (
 export const rmtree = (p: Path, options: { readonly missingOk?: boolean | undefined } = {}): Effect.Effect<void, PlatformError> => {
   const method = "rmtree"
   const missingOk = options.missingOk ?? false
+  if (!Cap.isPath(p)) return check(method, p, true)
   const [, name] = split(p.relative)
   if (name === "." && (p.dir.confined || nodePath.resolve(p.dir.native, p.relative) === "/")) {
     return Effect.fail(

@@ -7,7 +7,8 @@
  * `sync`, `truncate` (`IORING_OP_FTRUNCATE` where the kernel has it) and `copyFile` (splice).
  * io_uring has no opcode for the rest (readdir, chmod, chown, utimes, realpath, readlink,
  * access, watch, recursive copy/remove, mkdtemp); those use `NodeFileSystem`'s
- * implementation, with errors re-mapped to the finer reasons (EPERM → PermissionDenied).
+ * implementation, with errors re-mapped from their errno to Effio's reasons (EPERM →
+ * PermissionDenied, ...), as every error of the node backend ({@link layerNode}) is.
  *
  * @example
  * ```ts
@@ -27,6 +28,7 @@ import { Backend, Uring } from "@effio/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as internal from "./internal/fileSystem.js"
+import { makeNode as makeNodeInternal } from "./internal/nodeFileSystem.js"
 
 /**
  * Builds the FileSystem on a ring; `node` (a `NodeFileSystem`) serves the methods io_uring
@@ -36,6 +38,20 @@ import * as internal from "./internal/fileSystem.js"
 export const make: (uring: Uring.UringService, node: FileSystem.FileSystem) => FileSystem.FileSystem = internal.make
 
 const nodeFileSystem: Effect.Effect<FileSystem.FileSystem> = Effect.provide(FileSystem.FileSystem, NodeFileSystem.layer)
+
+/**
+ * The FileSystem of the node backend on `node` (a `NodeFileSystem`): its implementation with
+ * Effio's error reasons (from the errno, as on io_uring), Effio's `File` (cursor semantics,
+ * `seek`'s result, `readAt`/`writeAt`, argument checks) and whole-file reader (the size
+ * limit), so a program behaves the same on either backend.
+ */
+export const makeNode: (node: FileSystem.FileSystem) => FileSystem.FileSystem = makeNodeInternal
+
+/**
+ * The FileSystem of the node backend (no ring): what {@link layer} falls back to, and what a
+ * node-backend program should provide instead of `NodeFileSystem.layer` (see {@link makeNode}).
+ */
+export const layerNode: Layer.Layer<FileSystem.FileSystem> = Layer.effect(FileSystem.FileSystem, Effect.map(nodeFileSystem, makeNode))
 
 /**
  * The FileSystem over the `Uring` service in the context: it needs a ring and builds none
@@ -59,10 +75,11 @@ export const layerStrict: Layer.Layer<FileSystem.FileSystem, Uring.UringUnavaila
 
 /**
  * The drop-in for `NodeFileSystem.layer`: io_uring where it is usable (the loop's shared
- * ring), else node's file system with the same one-line notice as `Runtime.layer`; honours
- * `EFFIO_BACKEND`. Fails only for a forced `EFFIO_BACKEND=io_uring` that is unavailable.
+ * ring), else node's file system ({@link layerNode}) with the same one-line notice as
+ * `Runtime.layer`; honours `EFFIO_BACKEND`. Fails only for a forced `EFFIO_BACKEND=io_uring`
+ * that is unavailable.
  */
 export const layer: Layer.Layer<FileSystem.FileSystem, Uring.UringUnavailable | Backend.BackendUnavailable> = Backend.select({
   io_uring: layerStrict,
-  node: NodeFileSystem.layer
+  node: layerNode
 })

@@ -15,19 +15,16 @@ import { makeTempDir, runTs as runTsShared } from "../../../test-utils/index.js"
 
 export type BackendId = "io_uring" | "node"
 
-/** `describe.each(backends)`: every test runs on the io_uring layer and on the node reference. */
+/**
+ * `describe.each(backends)`: every test runs on both of Effio's backends: the io_uring layer
+ * and the node one (`UringFileSystem.layerNode`: `NodeFileSystem`'s implementation with
+ * Effio's reasons, File and checks, what `UringFileSystem.layer` falls back to). Plain
+ * `NodeFileSystem.layer` stays the reference for `File.Info` ({@link referenceStat}).
+ */
 export const backends: ReadonlyArray<readonly [BackendId, Layer.Layer<FileSystem.FileSystem, unknown>]> = [
   ["io_uring", UringFileSystem.layerStrict],
-  ["node", NodeFileSystem.layer]
+  ["node", UringFileSystem.layerNode]
 ]
-
-/**
- * The reason a backend reports: Effio maps some errnos finer than `@effect/platform-node`
- * (EPERM → PermissionDenied, EBADF/EISDIR/ENOTDIR/ELOOP → BadResource, EAGAIN → WouldBlock,
- * EINVAL → InvalidData), node reports `Unknown` for those.
- */
-export const finer = (backend: BackendId, effio: SystemErrorReason, node: SystemErrorReason): SystemErrorReason =>
-  backend === "io_uring" ? effio : node
 
 export const packageDir = fileURLToPath(new URL("..", import.meta.url))
 export const fixture = (name: string): string => path.join(packageDir, "test", "fixtures", name)

@@ -25,17 +25,25 @@ export const split = (rel: string): readonly [string, string] => {
   return i < 0 ? [".", trimmed] : [trimmed.slice(0, i) || "/", trimmed.slice(i + 1)]
 }
 
-/** `PermissionDenied` (EXDEV, as `openat2` with `RESOLVE_BENEATH` says): `why` leads out of `p.dir`. */
-export const refused = (method: string, p: Cap.Path, why: string): SystemError =>
+/**
+ * `PermissionDenied`: `p` leads out of its confined directory. One message whoever noticed
+ * (`Path`'s check up front, the kernel's `RESOLVE_BENEATH` (EXDEV), the node backend's walk),
+ * naming the path as asked and the directory; the cause keeps the EXDEV of `openat2`.
+ */
+export const refused = (method: string, p: Cap.Path): SystemError =>
   new SystemError({
     reason: "PermissionDenied",
     module: "FileSystem",
     method,
     syscall: "openat2",
     pathOrDescriptor: shown(p),
-    description: `EXDEV: ${why} leads out of the confined directory '${p.dir.native}', openat2 '${shown(p)}'`,
+    description: `'${p.relative}' leads out of the confined directory '${p.dir.native}'`,
     cause: { errno: C.EXDEV, code: "EXDEV", syscall: "openat2" }
   })
+
+/** True for the EXDEV of `openat2` with `RESOLVE_BENEATH`: the path led out of the directory. */
+export const isEscape = (e: { readonly _tag: string; readonly cause?: unknown }): boolean =>
+  e._tag === "SystemError" && (e.cause as { code?: unknown } | undefined)?.code === "EXDEV"
 
 /** The `SystemError` of a negative errno `res` raised about `p` (or a shown path). */
 export const errnoError = (res: number, method: string, syscall: string, p: Cap.Path | string): SystemError =>

@@ -1,9 +1,10 @@
 // Small pieces shared by the FileSystem, the Files and the directory backends: error
 // contexts and errors, open flags, and `File.Info` from statx or node's `Stats`.
-import { type PlatformError, SystemError } from "@effect/platform/Error"
+import { BadArgument, type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import type { Cap, Errors } from "@effio/core"
+import { type Cap, Errors } from "@effio/core"
 import type { Statx } from "@effio/uring-native"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as fs from "node:fs"
 import { C } from "./constants.js"
@@ -51,6 +52,31 @@ export const writeZero = (method: string, where: string | number): SystemError =
     pathOrDescriptor: where,
     description: "write returned 0 bytes written"
   })
+
+/** A `BadArgument` of `method` (module FileSystem). */
+export const badArgument = (method: string, description: string, cause?: unknown): BadArgument =>
+  new BadArgument({ module: "FileSystem", method, description, cause })
+
+/** A path argument of a FileSystem method: a string without NUL bytes. */
+export const checkPath = (method: string, p: string): Effect.Effect<void, PlatformError> =>
+  typeof p !== "string"
+    ? Effect.fail(badArgument(method, "path must be a string"))
+    : p.includes("\0")
+    ? Effect.fail(badArgument(method, "path must not contain NUL bytes"))
+    : Effect.void
+
+/**
+ * Re-maps a `NodeFileSystem` error to Effio's reasons from its errno code (EPERM →
+ * PermissionDenied, EINVAL → InvalidData, EBADF → BadResource, ...), so a failure has one
+ * reason whatever the backend. Errors without an errno code are left as they are.
+ */
+export const refine = (e: PlatformError): PlatformError => {
+  if (e._tag !== "SystemError") return e
+  const code = (e.cause as { code?: unknown } | undefined)?.code
+  if (typeof code !== "string") return e
+  const reason = Errors.reasonOf(code)
+  return reason === e.reason || reason === "Unknown" ? e : new SystemError({ ...e, reason })
+}
 
 /** `Cap.Create` → the `O_CREAT`, `O_TRUNC`, `O_EXCL` flags it means. */
 const createFlags = (create: Cap.Create): number => {

@@ -3,8 +3,18 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type { Fd } from "@effio/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { constants as bufferConstants } from "node:buffer"
 import * as fs from "node:fs"
-import { truncateLength, writeZero } from "./common.js"
+import { badArgument, truncateLength, writeZero } from "./common.js"
+
+/** A file position or offset as a number (a `bigint` Size too). */
+const toNumber = (n: FileSystem.SizeInput): number => Number(n)
+
+/** Why `at` cannot be a file offset for `method`, or undefined when it can. */
+const badOffset = (method: string, what: string, at: number): PlatformError | undefined =>
+  Number.isSafeInteger(at) && at >= 0
+    ? undefined
+    : badArgument(method, at < 0 ? `${what} ${at} is negative` : `${what} ${at} is not a safe non-negative integer`)
 
 /** True for fds with a file position (regular files, block devices). */
 export const isSeekable = (fd: number): boolean => {
@@ -50,22 +60,37 @@ export abstract class CursorFile implements FileSystem.File {
    */
   protected abstract readonly finiteOps: boolean
 
-  seek(offset: FileSystem.SizeInput, from: FileSystem.SeekMode): Effect.Effect<void> {
+  /**
+   * Moves the cursor and returns its new position (as `NodeFileSystem` does; the interface
+   * says void). seek cannot fail: a position that is negative (or not a safe integer) is
+   * kept, and refused with BadArgument by the next read or write at the cursor.
+   */
+  seek(offset: FileSystem.SizeInput, from: FileSystem.SeekMode): Effect.Effect<FileSystem.Size> {
     return Effect.sync(() => {
-      const n = Number(offset)
+      const n = toNumber(offset)
       if (from === "start") this.position = n
       else this.position += n
+      const p = this.position
+      return FileSystem.Size(Number.isSafeInteger(p) ? p : Number.isFinite(p) ? Math.trunc(p) : 0)
     })
   }
 
   /** Reads at `offset` without touching the cursor (`pread`). */
   readAt(buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
-    return Effect.map(this.io("read", false, buffer, Number(offset)), FileSystem.Size)
+    return Effect.suspend(() => {
+      const at = toNumber(offset)
+      const bad = badOffset("readAt", "the offset", at)
+      return bad ? Effect.fail(bad) : Effect.map(this.io("readAt", false, buffer, at), FileSystem.Size)
+    })
   }
 
   /** Writes at `offset` without touching the cursor (`pwrite`). */
   writeAt(buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
-    return Effect.map(this.io("write", true, buffer, Number(offset)), FileSystem.Size)
+    return Effect.suspend(() => {
+      const at = toNumber(offset)
+      const bad = badOffset("writeAt", "the offset", at)
+      return bad ? Effect.fail(bad) : Effect.map(this.io("writeAt", true, buffer, at), FileSystem.Size)
+    })
   }
 
   private reserve(len: number): number {
@@ -82,6 +107,8 @@ export abstract class CursorFile implements FileSystem.File {
   private atCursor(method: string, write: boolean, buffer: Uint8Array): Effect.Effect<number, PlatformError> {
     if (!this.seekable || (write && this.append)) return this.io(method, write, buffer, -1)
     const transfer = Effect.suspend(() => {
+      const bad = badOffset(method, "the file position", this.position)
+      if (bad) return Effect.fail(bad)
       const len = buffer.length
       const start = this.reserve(len)
       const settled = Effect.matchEffect(this.io(method, write, buffer, start), {
@@ -105,8 +132,16 @@ export abstract class CursorFile implements FileSystem.File {
 
   readAlloc(size: FileSystem.SizeInput): Effect.Effect<Option.Option<Uint8Array>, PlatformError> {
     return Effect.suspend(() => {
-      const n = Number(size)
-      const buffer = Buffer.allocUnsafeSlow(n)
+      const n = toNumber(size)
+      if (!Number.isSafeInteger(n) || n < 0 || n > bufferConstants.MAX_LENGTH) {
+        return Effect.fail(badArgument("readAlloc", `size must be an integer from 0 to ${bufferConstants.MAX_LENGTH} (one Buffer), not ${String(size)}`))
+      }
+      let buffer: Buffer
+      try {
+        buffer = Buffer.allocUnsafeSlow(n)
+      } catch (cause) {
+        return Effect.fail(badArgument("readAlloc", `cannot allocate a buffer of ${n} bytes`, cause))
+      }
       return Effect.map(this.atCursor("readAlloc", false, buffer), (got) =>
         got === 0
           ? Option.none()

@@ -1,7 +1,7 @@
 // The FileSystem over a ring, one function per method (`UringFileSystem.ts` is the facade):
 // what io_uring has an opcode for goes through the ring; the rest is `NodeFileSystem`'s
 // implementation with its errors re-mapped to Effio's finer reasons.
-import { BadArgument, type PlatformError, SystemError } from "@effect/platform/Error"
+import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Errors, Fd, type Uring } from "@effio/core"
 import { pipe2, type Statx } from "@effio/uring-native"
@@ -11,8 +11,9 @@ import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
 import * as nodeFs from "node:fs"
 import * as path from "node:path"
-import { ctx, infoFromStatx, isReason, isType, openFlags, truncateLength } from "./common.js"
+import { checkPath, ctx, infoFromStatx, isReason, isType, openFlags, refine, truncateLength } from "./common.js"
 import { C } from "./constants.js"
+import { makeFileSystem } from "./derived.js"
 import { UringFile } from "./file.js"
 import { readWhole } from "./readWhole.js"
 import { fdRef, ftruncate, ringRead, statxFd, writeAll } from "./ringIo.js"
@@ -21,26 +22,10 @@ const CHUNK = 1024 * 1024
 
 type Ring = Uring.UringService
 
-/** Re-maps a `NodeFileSystem` error to Effio's finer reasons (EPERM → PermissionDenied, ...). */
-const refine = (e: PlatformError): PlatformError => {
-  if (e._tag !== "SystemError") return e
-  const code = (e.cause as { code?: unknown } | undefined)?.code
-  if (typeof code !== "string") return e
-  const reason = Errors.reasonOf(code)
-  return reason === e.reason || reason === "Unknown" ? e : new SystemError({ ...e, reason })
-}
-
 const codeOf = (e: PlatformError): string => {
   const code = (e.cause as { code?: unknown } | undefined)?.code
   return typeof code === "string" ? code : ""
 }
-
-const checkPath = (method: string, p: string): Effect.Effect<void, PlatformError> =>
-  typeof p !== "string"
-    ? Effect.fail(new BadArgument({ module: "FileSystem", method, description: "path must be a string" }))
-    : p.includes("\0")
-    ? Effect.fail(new BadArgument({ module: "FileSystem", method, description: "path must not contain NUL bytes" }))
-    : Effect.void
 
 const openFd = (uring: Ring, method: string, p: string, flags: number, mode: number) =>
   Effect.zipRight(checkPath(method, p), uring.openat2(C.AT_FDCWD, p, { flags, mode }, { method, syscall: "open", pathOrDescriptor: p }))
@@ -238,7 +223,7 @@ const symlink = (uring: Ring) => (target: string, p: string) =>
 
 /** Builds the FileSystem on a ring; `node` serves the methods io_uring has no opcode for. */
 export const make = (uring: Ring, node: FileSystem.FileSystem): FileSystem.FileSystem =>
-  FileSystem.make({
+  makeFileSystem({
     // -- through the ring --------------------------------------------------------------
     copyFile: copyFile(uring),
     link: link(uring),

@@ -22,7 +22,7 @@ const ERRNO: Record<string, number> = { EISDIR: -C.EISDIR, ENOTDIR: -C.ENOTDIR, 
 const failureError = (method: string, p: Path, f: Failure): PlatformError => {
   switch (f._tag) {
     case "Escape":
-      return refused(method, p, f.why)
+      return refused(method, p)
     case "Errno":
       return f.error
     case "Code":

@@ -1,11 +1,36 @@
 // Reading a whole file (FileSystem.readFile, Path.load on every backend) in as few reads as
 // its size allows: open, read, close are the only ring ops for a small file.
-import type { PlatformError } from "@effect/platform/Error"
+import { type PlatformError, SystemError } from "@effect/platform/Error"
 import { Errors, type Fd } from "@effio/core"
 import * as Effect from "effect/Effect"
+import { constants as bufferConstants } from "node:buffer"
 import * as fs from "node:fs"
-import { ctx, isType } from "./common.js"
+import { badArgument, ctx, isType } from "./common.js"
 import { C } from "./constants.js"
+
+/**
+ * The largest whole file read into one buffer: 2 GiB - 1, what one read(2) can return and
+ * node's own `readFile` limit (kIoMaxLength), on every Node version (newer ones allow larger
+ * Buffers, but a multi-GiB `readFile` is a mistake better reported than attempted).
+ */
+export const MAX_WHOLE_FILE = 2 ** 31 - 1
+
+/** V8's longest string, in UTF-16 code units (`buffer.constants.MAX_STRING_LENGTH`). */
+export const MAX_STRING = bufferConstants.MAX_STRING_LENGTH
+
+/** The failure of a file of `size` bytes (or more) read whole: named size and limit, nothing allocated. */
+const tooLarge = (where: Errors.ErrorContext, size: number, atLeast: boolean): SystemError =>
+  new SystemError({
+    reason: "Unknown",
+    module: where.module,
+    method: where.method,
+    syscall: where.syscall,
+    pathOrDescriptor: where.pathOrDescriptor,
+    description: `ERR_FS_FILE_TOO_LARGE: the file's size (${atLeast ? "at least " : ""}${size} bytes) is greater than ${MAX_WHOLE_FILE} bytes, ` +
+      `the most one buffer read whole can hold${where.pathOrDescriptor !== undefined ? `, ${where.method} '${where.pathOrDescriptor}'` : ""}; ` +
+      `read it in parts (FileSystem.stream, File.read)`,
+    cause: { code: "ERR_FS_FILE_TOO_LARGE", size, limit: MAX_WHOLE_FILE }
+  })
 
 /**
  * One read into all of `buf` at `position` (-1: the fd's own position). `regular`: the fd is
@@ -31,6 +56,8 @@ const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Array => 
 }
 
 // Reads until EOF from `position` (-1: the fd's own), after `parts` already read.
+// More than MAX_WHOLE_FILE bytes (a file that grew, or reports no size) fails as soon as
+// the total passes it.
 const readToEof = (read: ReadAt, parts: Array<Uint8Array>, position: number, regular: boolean, where: Errors.ErrorContext) => {
   let total = parts.reduce((n, part) => n + part.length, 0)
   const loop: Effect.Effect<Uint8Array, PlatformError> = Effect.suspend(() => {
@@ -39,7 +66,7 @@ const readToEof = (read: ReadAt, parts: Array<Uint8Array>, position: number, reg
       if (n === 0) return Effect.succeed(concat(parts, total))
       parts.push(buf.subarray(0, n))
       total += n
-      return loop
+      return total > MAX_WHOLE_FILE ? Effect.fail(tooLarge(where, total, true)) : loop
     })
   })
   return loop
@@ -80,6 +107,53 @@ export const readWhole = (ref: Fd.FdRef, read: ReadAt, method: string, where: st
       const at = ctx(method, "read", where)
       if (isType(st.mode, C.S_IFDIR)) return Effect.fail(Errors.fromErrno(-C.EISDIR, at))
       const regular = isType(st.mode, C.S_IFREG)
+      // Refused from the size alone, before any buffer is allocated.
+      if (regular && st.size > MAX_WHOLE_FILE) return Effect.fail(tooLarge(at, st.size, false))
       return regular && st.size > 0 ? readSized(read, st.size, at) : readToEof(read, [], regular ? 0 : -1, regular, at)
     }
   )
+
+// Decoding pieces of a text too long for one string: 64 Mi bytes at a time.
+const DECODE_PIECE = 64 * 1024 * 1024
+
+/**
+ * `bytes` decoded as `encoding` (default UTF-8), for `readFileString` and `Path.loadString`.
+ * An unknown encoding is a BadArgument; a text longer than V8's string limit a typed
+ * `SystemError` naming the limit (`TextDecoder` would return "" or throw). No WHATWG decoder
+ * makes more than one UTF-16 unit of a byte, so only inputs longer than the limit are decoded
+ * piece by piece, counting.
+ */
+export const decodeText = (bytes: Uint8Array, encoding: string | undefined, where: Errors.ErrorContext): Effect.Effect<string, PlatformError> =>
+  Effect.suspend((): Effect.Effect<string, PlatformError> => {
+    let decoder: InstanceType<typeof TextDecoder>
+    try {
+      decoder = new TextDecoder(encoding)
+    } catch (cause) {
+      return Effect.fail(badArgument(where.method, `invalid encoding ${JSON.stringify(encoding)}`, cause))
+    }
+    if (bytes.length <= MAX_STRING) return Effect.succeed(decoder.decode(bytes))
+    const parts: Array<string> = []
+    let length = 0
+    for (let off = 0; off < bytes.length; off += DECODE_PIECE) {
+      const end = Math.min(bytes.length, off + DECODE_PIECE)
+      const part = decoder.decode(bytes.subarray(off, end), { stream: end < bytes.length })
+      length += part.length
+      if (length > MAX_STRING) {
+        return Effect.fail(
+          new SystemError({
+            reason: "Unknown",
+            module: where.module,
+            method: where.method,
+            syscall: where.syscall,
+            pathOrDescriptor: where.pathOrDescriptor,
+            description: `ERR_STRING_TOO_LONG: the ${bytes.length} bytes decode to more than ${MAX_STRING} characters, ` +
+              `the longest string V8 can make${where.pathOrDescriptor !== undefined ? `, ${where.method} '${where.pathOrDescriptor}'` : ""}; ` +
+              `decode it in parts (FileSystem.stream + Stream.decodeText)`,
+            cause: { code: "ERR_STRING_TOO_LONG", bytes: bytes.length, limit: MAX_STRING }
+          })
+        )
+      }
+      parts.push(part)
+    }
+    return Effect.succeed(parts.join(""))
+  })

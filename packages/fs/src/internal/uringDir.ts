@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as nodePath from "node:path"
-import { shown, split } from "./capPath.js"
+import { isEscape, refused, shown, split } from "./capPath.js"
 import { infoFromStatx, isReason, isType, openOptionsFlags, readOnly } from "./common.js"
 import { C } from "./constants.js"
 import { UringFile } from "./file.js"
@@ -45,7 +45,12 @@ const withDirFd = <A>(dir: Cap.Dir, method: string, f: (dirfd: number) => Effect
 const openAt = (uring: Ring, method: string, p: Path, rel: string, flags: number, mode = 0): Effect.Effect<number, PlatformError> =>
   withDirFd(p.dir, method, (dirfd) => {
     const h = hint(method, "openat2", p)
-    if (p.dir.confined) return uring.openat2(dirfd, rel === "" ? "." : rel, { flags, mode, resolve: RESOLVE }, { ...h, confined: true })
+    if (p.dir.confined) {
+      return Effect.mapError(
+        uring.openat2(dirfd, rel === "" ? "." : rel, { flags, mode, resolve: RESOLVE }, { ...h, confined: true }),
+        (e) => (isEscape(e) ? refused(method, p) : e)
+      )
+    }
     const path = dirfd === Cap.AT_FDCWD ? shown(new Cap.Path(p.dir, rel)) : rel === "" ? "." : rel
     return uring.openat2(dirfd, path, { flags, mode }, h)
   })
