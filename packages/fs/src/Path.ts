@@ -77,15 +77,18 @@ export interface CreateOptions {
  * A root capability at `native` whose operations go through `uring` (what `env.fs` and
  * `env.cwd` are on io_uring). It holds no fd: relative paths start from the working
  * directory (`AT_FDCWD`), so a confined root must be on the working directory, as `env.cwd`
- * is; an unconfined one may be anywhere. For any other confined directory, {@link openDir}
- * it from an unconfined root.
+ * is; an unconfined one may be anywhere. The unconfined root at "/" (`env.fs`) is the
+ * process's view, as Eio's `fs`: absolute paths as they are, relative ones from the working
+ * directory; an unconfined root elsewhere starts them from `native`. For any other confined
+ * directory, {@link openDir} it from an unconfined root.
  */
 export const uringRoot = (uring: Uring.UringService, native: string, confined: boolean): Path =>
   Cap.root(Cap.makeDir({ native, confined, uring, ops: uringDirOps(uring) }))
 
 /**
  * A root capability at `native` whose operations use node's fs, resolving paths beneath it
- * in userspace when `confined` (what `env.fs` and `env.cwd` are on the node backend).
+ * in userspace when `confined` (what `env.fs` and `env.cwd` are on the node backend). As on
+ * io_uring, relative paths on the unconfined root at "/" start from the working directory.
  */
 export const nodeRoot = (native: string, confined: boolean): Path => Cap.root(Cap.makeDir({ native, confined, ops: nodeDirOps }))
 
@@ -195,7 +198,7 @@ export const join = (p: Path, ...segments: ReadonlyArray<string>): Path => {
 }
 
 /** The absolute native path of `p` (normalised; for display or for other programs). */
-export const native = (p: Path): Effect.Effect<string> => Effect.sync(() => nodePath.resolve(p.dir.native, p.relative))
+export const native = (p: Path): Effect.Effect<string> => Effect.sync(() => nodePath.resolve(shown(p)))
 
 /** The whole contents of the file at `p`. */
 export const load = (p: Path): Effect.Effect<Uint8Array, PlatformError> => dispatch("load", p, false, (ops) => ops.load(p))
@@ -279,7 +282,7 @@ export const rmtree = (p: Path, options: { readonly missingOk?: boolean | undefi
   const missingOk = options.missingOk ?? false
   if (!Cap.isPath(p)) return check(method, p, true)
   const [, name] = split(p.relative)
-  if (name === "." && (p.dir.confined || nodePath.resolve(p.dir.native, p.relative) === "/")) {
+  if (name === "." && (p.dir.confined || nodePath.resolve(shown(p)) === "/")) {
     return Effect.fail(
       new SystemError({
         reason: "InvalidData",

@@ -484,3 +484,30 @@ describe("Path.load on io_uring: completions", () => {
       }
     }))
 })
+
+describe("Path on the unconfined root at '/' (env.fs): relative paths start from the working directory", () => {
+  it.scoped.each(["io_uring", "node"] as const)("%s: load, save, stat, readDir, mkdir, native of 'rel' are cwd/rel", (backend) =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      fs.writeFileSync(path.join(dir, "rel.txt"), "from the cwd")
+      const cwd = process.cwd()
+      yield* Effect.acquireRelease(Effect.sync(() => process.chdir(dir)), () => Effect.sync(() => process.chdir(cwd)))
+      const root = yield* unconfinedRoot(backend, "/")
+      expect(yield* Path.loadString(Path.join(root, "rel.txt"))).toBe("from the cwd")
+      expect(yield* Path.native(Path.join(root, "rel.txt"))).toBe(path.join(dir, "rel.txt"))
+      yield* Path.save(Path.join(root, "out.txt"), "written")
+      expect(fs.readFileSync(path.join(dir, "out.txt"), "utf8")).toBe("written")
+      yield* Path.mkdirs(Path.join(root, "a/b"))
+      expect(fs.statSync(path.join(dir, "a/b")).isDirectory()).toBe(true)
+      expect(yield* Path.readDir(Path.join(root, "."))).toEqual(["a", "out.txt", "rel.txt"])
+      expect((yield* Path.stat(Path.join(root, "rel.txt"))).size).toBe(BigInt(12))
+      const sub = yield* Path.openDir(Path.join(root, "a"))
+      expect(sub.dir.native).toBe(path.join(dir, "a"))
+      // absolute paths and the root itself are unchanged
+      expect(yield* Path.loadString(Path.join(root, dir, "rel.txt"))).toBe("from the cwd")
+      expect(yield* Path.native(root)).toBe("/")
+      yield* expectFailure(Path.rmtree(root), "InvalidData")
+      yield* Path.rmtree(Path.join(root, "a"))
+      expect(fs.existsSync(path.join(dir, "a"))).toBe(false)
+    }))
+})

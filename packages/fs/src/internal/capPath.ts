@@ -7,13 +7,23 @@ import * as nodePath from "node:path"
 import { C } from "./constants.js"
 
 /**
+ * True for the unconfined root at "/" on `AT_FDCWD` (`env.fs`, Eio's `fs`): the process's
+ * own view of the file system, where an absolute path is itself and a relative one starts
+ * from the working directory, as for any program. (An unconfined root anywhere else starts
+ * relative paths from its own directory.)
+ */
+export const isProcessRoot = (dir: Cap.Dir): boolean => !dir.confined && dir.dirfd === Cap.AT_FDCWD && dir.native === "/"
+
+/**
  * The path as the user sees it, for errors: `dir.native` + "/" + `relative`, not normalised
- * (so `../x` still shows as such); an absolute `relative` alone. For an unconfined
- * directory on `AT_FDCWD` this is also the path given to the kernel.
+ * (so `../x` still shows as such); an absolute `relative` alone; on the process root
+ * ({@link isProcessRoot}) a relative path as it is (from the working directory). For an
+ * unconfined directory on `AT_FDCWD` this is also the path given to the kernel.
  */
 export const shown = (p: Cap.Path): string => {
   if (nodePath.isAbsolute(p.relative)) return p.relative
   if (p.relative === "") return p.dir.native
+  if (isProcessRoot(p.dir)) return p.relative
   return p.dir.native.replace(/\/+$/, "") + "/" + p.relative
 }
 

@@ -8,6 +8,7 @@ import { Cap, Fd } from "@effio/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
+import * as nodePath from "node:path"
 import { type Failure, resolveBeneath } from "./beneath.js"
 import { errnoError, refused, shown, split } from "./capPath.js"
 import { infoFromStats, isReason, openOptionsFlags, readOnly } from "./common.js"
@@ -91,7 +92,8 @@ const openDir = (p: Path): Effect.Effect<Cap.Dir, PlatformError, Scope.Scope> =>
         ),
         (ref) => ref.close
       ),
-      (ref) => Cap.makeDir({ native: real, confined: true, ref, ops: nodeDirOps })
+      // A relative path (from the working directory, on the process root) made absolute now.
+      (ref) => Cap.makeDir({ native: nodePath.resolve(real), confined: true, ref, ops: nodeDirOps })
     ))
 
 // rmtree below `p`: `native` (lstat: never follows a symlink).

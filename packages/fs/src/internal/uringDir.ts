@@ -117,7 +117,7 @@ const openDir = (uring: Ring, ops: () => Cap.DirOps) => (p: Path): Effect.Effect
       Effect.map(
         Effect.orElseSucceed(
           nodeAsync<string>({ method: "openDir", syscall: "readlink", pathOrDescriptor: shown(p) }, (cb) => fs.readlink(`/proc/self/fd/${ref.fd}`, cb)),
-          () => nodePath.resolve(p.dir.native, p.relative)
+          () => nodePath.resolve(shown(p))
         ),
         (real) => Cap.makeDir({ native: real, confined: true, uring, ref, ops: ops() })
       )
