@@ -234,7 +234,7 @@ export const openOut = (p: Path, options: CreateOptions = {}): Effect.Effect<Fil
 
 /**
  * A new confined directory capability rooted at the directory `p`, valid until the scope
- * closes (then paths under it fail with BadResource). On io_uring it holds an `O_PATH` fd of
+ * closes (then paths under it fail with BadResource). On io_uring it holds a read-only fd of
  * the directory (opened beneath `p`'s dir when that is confined) that later ops resolve
  * against; on node it is the resolved native path (plus an fd held for the scope).
  */

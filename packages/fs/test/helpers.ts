@@ -17,7 +17,7 @@ export type MakeRoot = (dir: string) => Effect.Effect<Cap.Path, never, Scope.Sco
 
 /**
  * io_uring: the directory opened with `Path.openDir` from an unconfined root on the loop's
- * ring, so its `O_PATH` fd is the dir fd (closed, then the ring released, when the scope closes).
+ * ring, so its read-only directory fd is the dir fd (closed, then the ring released, when the scope closes).
  */
 export const uringRoot: MakeRoot = (dir) =>
   Effect.flatMap(Effect.orDie(Uring.make()), (uring) => Effect.orDie(Path.openDir(Path.join(Path.uringRoot(uring, "/", false), dir))))

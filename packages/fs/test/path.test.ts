@@ -5,6 +5,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Path } from "../src/index.js"
 import { backends, countFds, expectFailure, payload, rootIn, tempDir, unconfinedRoot } from "./helpers.js"
+import { packageDir, which } from "./fs-helpers.js"
+import { runTs } from "../../../test-utils/index.js"
 
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
@@ -509,5 +511,34 @@ describe("Path on the unconfined root at '/' (env.fs): relative paths start from
       yield* expectFailure(Path.rmtree(root), "InvalidData")
       yield* Path.rmtree(Path.join(root, "a"))
       expect(fs.existsSync(path.join(dir, "a"))).toBe(false)
+    }))
+})
+
+describe("Path.openDir of a directory the process cannot read (mode 000, as an unprivileged user)", () => {
+  it.scoped.each(["io_uring", "node"] as const)("%s: openDir itself fails with PermissionDenied", (backend) =>
+    Effect.gen(function*() {
+      // Root bypasses permission checks: the program runs as nobody (setpriv drops the ids).
+      const setpriv = which("setpriv")
+      if (setpriv === undefined || process.getuid?.() !== 0) {
+        console.warn("SKIPPED: needs root and setpriv (util-linux) to run a child as an unprivileged user")
+        return
+      }
+      const base = yield* tempDir
+      fs.chmodSync(base, 0o755)
+      const locked = path.join(base, "locked")
+      fs.mkdirSync(locked)
+      fs.writeFileSync(path.join(locked, "f"), "x")
+      fs.chmodSync(locked, 0o000)
+      const r = yield* Effect.promise(() =>
+        runTs(path.join(packageDir, "test", "fixtures", "opendir.ts"), [backend, locked], {
+          prefix: [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"],
+          timeoutMs: 20_000
+        }))
+      expect({ code: r.code, stderr: r.stderr.toString().slice(-2000) }).toMatchObject({ code: 0 })
+      const out = JSON.parse(r.stdout.toString("utf8").trim().split("\n").at(-1)!)
+      expect(out.uid).toBe(65534)
+      expect(out.openDir).toMatchObject({ tag: "SystemError", reason: "PermissionDenied", method: "openDir" })
+      expect(out.openDir.description).toContain("EACCES")
+      expect(out.readDir).toBeUndefined()
     }))
 })

@@ -105,12 +105,15 @@ const open = (uring: Ring) => (p: Path, options: Cap.OpenOptions): Effect.Effect
 const load = (uring: Ring) => (p: Path): Effect.Effect<Uint8Array, PlatformError> =>
   Effect.scoped(Effect.flatMap(openRef(uring, "load", p, readOnly), (ref) => readWhole(ref, ringRead(uring, ref), "load", shown(p))))
 
-// An O_PATH fd of the directory (opened beneath `p`'s dir when that is confined) that later
-// ops resolve against, named by its real path (symlinks resolved) for messages and `native`.
+// An fd of the directory (opened beneath `p`'s dir when that is confined) that later ops
+// resolve against, named by its real path (symlinks resolved) for messages and `native`.
+// O_RDONLY, not O_PATH: an O_PATH open needs no read permission, so a directory the process
+// cannot read would open and fail only at its first readDir; node's open(O_RDONLY |
+// O_DIRECTORY) says EACCES at openDir, and so does this.
 const openDir = (uring: Ring, ops: () => Cap.DirOps) => (p: Path): Effect.Effect<Cap.Dir, PlatformError, Scope.Scope> =>
   Effect.flatMap(
     Effect.acquireRelease(
-      Effect.map(openAt(uring, "openDir", p, p.relative, C.O_PATH | C.O_DIRECTORY), (fd) => fdRef(uring, fd)),
+      Effect.map(openAt(uring, "openDir", p, p.relative, C.O_RDONLY | C.O_DIRECTORY), (fd) => fdRef(uring, fd)),
       (ref) => ref.close
     ),
     (ref) =>
