@@ -183,3 +183,22 @@ export const runTs = (file: string, args: ReadonlyArray<string> = [], options: C
     : runChild(process.execPath, argv, options)
 }
 
+
+/**
+ * Keeps the node backend's one-line notice ("effio: using the node backend: …", printed once
+ * per process) out of the test output, for suites that choose the node backend on purpose.
+ * Other stderr writes pass through. Returns the notices seen, so a suite can assert them.
+ */
+export const captureNodeNotice = (): (() => ReadonlyArray<string>) => {
+  const seen: Array<string> = []
+  const write = process.stderr.write.bind(process.stderr)
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: Array<unknown>) => {
+    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8")
+    if (text.startsWith("effio: using the node backend")) {
+      seen.push(text)
+      return true
+    }
+    return (write as (...args: Array<unknown>) => boolean)(chunk, ...rest)
+  }) as typeof process.stderr.write
+  return () => seen
+}

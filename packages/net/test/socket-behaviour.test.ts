@@ -3,9 +3,13 @@
 // UringSocket/UringSocketServer on both of Effio's backends, with identical expectations.
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
-import { afterAll, beforeAll, describe } from "vitest"
+import { afterAll, beforeAll, describe, expect } from "vitest"
 import { UringSocket, UringSocketServer } from "../src/index.js"
+import { captureNodeNotice } from "../../../test-utils/index.js"
 import { socketSuite } from "./socket-suite.js"
+
+// The node rows choose the node backend on purpose: its one-line notice stays out of the output.
+const notices = captureNodeNotice()
 
 socketSuite("NodeSocket", {
   makeNet: NodeSocket.makeNet,
@@ -34,6 +38,8 @@ describe("with EFFIO_BACKEND=node", () => {
   afterAll(() => {
     if (saved === undefined) delete process.env.EFFIO_BACKEND
     else process.env.EFFIO_BACKEND = saved
+    // UringSocket chose node, and said so once.
+    expect(notices()).toEqual(["effio: using the node backend: requested by EFFIO_BACKEND=node\n"])
   })
   socketSuite("UringSocket on node", uring)
 })

@@ -6,6 +6,11 @@ import { Effect, Exit } from "effect"
 import { cat } from "../../../examples/cat.js"
 import { wc } from "../../../examples/wc.js"
 
+import { captureNodeNotice } from "../../../test-utils/index.js"
+
+// The node backend is chosen on purpose here: its one-line notice stays out of the output.
+captureNodeNotice()
+
 const stdout = Effect.flatMap(Runtime.TestOutput, (o) => o.stdout)
 
 describe.each(["io_uring", "node"] as const)("examples under layerTest on %s", (backend) => {

@@ -7,6 +7,11 @@ import { Flow, Runtime, Stdenv, Switch } from "@effio/runtime"
 import { Effect, Exit, Fiber, Layer, Stream, TestClock } from "effect"
 import * as fs from "node:fs"
 
+import { captureNodeNotice } from "../../../test-utils/index.js"
+
+// The node backend is chosen on purpose here: its one-line notice stays out of the output.
+captureNodeNotice()
+
 const backends = ["io_uring", "node"] as const
 
 const output = Effect.flatMap(Runtime.TestOutput, (o) => Effect.all({ stdout: o.stdout, stderr: o.stderr }))

@@ -8,6 +8,11 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { expectSameBytes, payload, tempDir } from "./helpers.js"
 
+import { captureNodeNotice } from "../../../test-utils/index.js"
+
+// The node backend is chosen on purpose here: its one-line notice stays out of the output.
+captureNodeNotice()
+
 const decoder = new TextDecoder()
 
 const readAll = (conn: Net.Connection): Effect.Effect<Uint8Array, Net.NetError | Error> =>

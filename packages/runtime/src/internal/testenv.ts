@@ -126,6 +126,16 @@ export const sandboxDir = (files: Readonly<Record<string, string | Uint8Array>> 
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
 
+const replaced = new Set(["fs", "cwd", "stdin", "stdout", "stderr", "secureRandom"])
+
+// The backend's members the test keeps, copied as property descriptors: a spread would call
+// the node stdenv's lazy stdio getters and attach listeners to the real process.stdin/stdout.
+const inherited = (base: Stdenv): Omit<Stdenv, "fs" | "cwd" | "stdin" | "stdout" | "stderr" | "secureRandom"> =>
+  Object.defineProperties(
+    {},
+    Object.fromEntries(Object.entries(Object.getOwnPropertyDescriptors(base)).filter(([k]) => !replaced.has(k)))
+  ) as Omit<Stdenv, "fs" | "cwd" | "stdin" | "stdout" | "stderr" | "secureRandom">
+
 /** The backend's stdenv with the test's stdio, randomness and sandbox in place. */
 export const testStdenv = (
   base: Stdenv,
@@ -138,7 +148,7 @@ export const testStdenv = (
     // The sandbox opened as a directory capability (its fd confines every path beneath it).
     Effect.orDie(Path.openDir(Path.join(base.fs, dir))),
     (root): Stdenv => ({
-      ...base,
+      ...inherited(base),
       fs: root,
       cwd: root,
       stdin: scriptedInput(options.stdin),
