@@ -39,6 +39,7 @@ export const C = {
   S_IFSOCK: O.S_IFSOCK,
   /** Positive errnos (negate them for `Errors.fromErrno`). */
   EEXIST: E.EEXIST,
+  ENOENT: E.ENOENT,
   EISDIR: E.EISDIR,
   ENOTDIR: E.ENOTDIR,
   ELOOP: E.ELOOP,

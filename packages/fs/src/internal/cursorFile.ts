@@ -7,6 +7,9 @@ import { constants as bufferConstants } from "node:buffer"
 import * as fs from "node:fs"
 import { badArgument, truncateLength, writeZero } from "./common.js"
 
+/** The largest single read of a large `readAlloc` (see `readPieces`). */
+const READ_PIECE = 1024 * 1024
+
 /** A file position or offset as a number (a `bigint` Size too). */
 const toNumber = (n: FileSystem.SizeInput): number => Number(n)
 
@@ -126,6 +129,26 @@ export abstract class CursorFile implements FileSystem.File {
     return this.finiteOps ? Effect.uninterruptible(transfer) : transfer
   }
 
+  // A large read at the cursor of a file whose reads are finite (io_uring, regular files), in
+  // pieces of at most READ_PIECE bytes, so an interruption takes effect within one piece
+  // (each piece is one uninterruptible op). The whole range is reserved first, as for one
+  // read; a short piece is the end of the file; an interrupted or failed read gives the
+  // range back.
+  private readPieces(method: string, buffer: Uint8Array): Effect.Effect<number, PlatformError> {
+    return Effect.suspend(() => {
+      const bad = badOffset(method, "the file position", this.position)
+      if (bad) return Effect.fail(bad)
+      const len = buffer.length
+      const start = this.reserve(len)
+      const loop = (done: number): Effect.Effect<number, PlatformError> => {
+        if (done === len) return Effect.succeed(done)
+        const piece = buffer.subarray(done, Math.min(len, done + READ_PIECE))
+        return Effect.flatMap(this.io(method, false, piece, start + done), (n) => (n < piece.length ? Effect.succeed(done + n) : loop(done + n)))
+      }
+      return Effect.onExit(loop(0), (exit) => Effect.sync(() => this.settle(start, len, exit._tag === "Success" ? exit.value : 0)))
+    })
+  }
+
   read(buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
     return Effect.map(this.atCursor("read", false, buffer), FileSystem.Size)
   }
@@ -142,7 +165,8 @@ export abstract class CursorFile implements FileSystem.File {
       } catch (cause) {
         return Effect.fail(badArgument("readAlloc", `cannot allocate a buffer of ${n} bytes`, cause))
       }
-      return Effect.map(this.atCursor("readAlloc", false, buffer), (got) =>
+      const read = n > READ_PIECE && this.seekable && this.finiteOps ? this.readPieces("readAlloc", buffer) : this.atCursor("readAlloc", false, buffer)
+      return Effect.map(read, (got) =>
         got === 0
           ? Option.none()
           : Option.some(got === n ? buffer : Uint8Array.prototype.slice.call(buffer, 0, got) as Uint8Array))

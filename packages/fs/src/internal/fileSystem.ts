@@ -34,6 +34,60 @@ const openFd = (uring: Ring, method: string, p: string, flags: number, mode: num
 const withFd = <A, E, R>(uring: Ring, method: string, p: string, flags: number, mode: number, use: (ref: Fd.FdRef) => Effect.Effect<A, E, R>) =>
   Effect.acquireUseRelease(Effect.map(openFd(uring, method, p, flags, mode), (fd) => fdRef(uring, fd)), use, (ref) => ref.close)
 
+/**
+ * Opens `p` for writing with `flags` (which have O_CREAT), telling whether this call created
+ * the file: it tries O_CREAT | O_EXCL first (created), and on EEXIST opens the existing file
+ * with `flags` (not created: an existing file costs one failed open more). A file that
+ * appears or vanishes in between is taken as not created, so it is never removed.
+ */
+const openCreating = (uring: Ring, method: string, p: string, flags: number, mode: number) =>
+  (flags & C.O_EXCL) !== 0
+    ? Effect.map(openFd(uring, method, p, flags, mode), (fd) => ({ fd, created: true }))
+    : Effect.catchIf(
+      Effect.map(openFd(uring, method, p, flags | C.O_EXCL, mode), (fd) => ({ fd, created: true })),
+      (e) => isReason(e, "AlreadyExists"),
+      () => Effect.map(openFd(uring, method, p, flags, mode), (fd) => ({ fd, created: false }))
+    )
+
+/** Unlinks `p` if it is still the file open as `ref` (same device and inode); errors ignored. */
+const removeCreated = (uring: Ring, ref: Fd.FdRef, method: string, p: string): Effect.Effect<void> =>
+  Effect.ignore(
+    Effect.flatMap(
+      Effect.zip(
+        statxFd(uring, ref, C.STATX_BASIC_STATS, ctx(method, "fstat", p)),
+        uring.statx(C.AT_FDCWD, p, C.AT_SYMLINK_NOFOLLOW, C.STATX_BASIC_STATS, { method, syscall: "lstat", pathOrDescriptor: p })
+      ),
+      ([mine, there]) =>
+        mine.devMajor === there.devMajor && mine.devMinor === there.devMinor && mine.ino === there.ino
+          ? uring.unlinkat(C.AT_FDCWD, p, 0, { method, syscall: "unlink", pathOrDescriptor: p })
+          : Effect.void
+    )
+  )
+
+/**
+ * The destination of a write (`writeFile`, `copyFile`), open for `use` and closed after it.
+ * When interrupted, a file this call created is removed (`removable`: not in append mode); an
+ * existing file is left as the interruption found it, partial (it was truncated in place by
+ * the open or the copy, as node does), and so are FIFOs and devices, never replaced or
+ * unlinked.
+ */
+const withDestination = <A, E, R>(
+  uring: Ring,
+  method: string,
+  p: string,
+  flags: number,
+  mode: number,
+  removable: boolean,
+  use: (ref: Fd.FdRef) => Effect.Effect<A, E, R>
+) =>
+  !removable || (flags & C.O_CREAT) === 0
+    ? withFd(uring, method, p, flags, mode, use)
+    : Effect.acquireUseRelease(
+      Effect.map(openCreating(uring, method, p, flags, mode), ({ created, fd }) => ({ created, ref: fdRef(uring, fd) })),
+      ({ created, ref }) => (created ? Effect.onInterrupt(use(ref), () => removeCreated(uring, ref, method, p)) : use(ref)),
+      ({ ref }) => ref.close
+    )
+
 const statxPath = (uring: Ring, method: string, p: string, flags: number) =>
   Effect.zipRight(
     checkPath(method, p),
@@ -43,11 +97,15 @@ const statxPath = (uring: Ring, method: string, p: string, flags: number) =>
 const readFile = (uring: Ring) => (p: string): Effect.Effect<Uint8Array, PlatformError> =>
   withFd(uring, "readFile", p, C.O_RDONLY, 0, (ref) => readWhole(ref, ringRead(uring, ref), "readFile", p))
 
+// Written 1 MiB at a time (`writeAll`), so an interruption takes effect within a chunk: a
+// file the call created is then removed, an existing one is left partial (truncated by the
+// open, as node's writeFile leaves it), and append mode never removes anything.
 const writeFile = (uring: Ring) => (p: string, data: Uint8Array, options?: FileSystem.WriteFileOptions) =>
   Effect.suspend(() => {
     const flag = options?.flag ?? "w"
-    return withFd(uring, "writeFile", p, openFlags(flag), options?.mode ?? 0o666, (ref) =>
-      writeAll(uring, ref, data, flag.startsWith("a") ? -1 : 0, ctx("writeFile", "write", p)))
+    const append = flag.startsWith("a")
+    return withDestination(uring, "writeFile", p, openFlags(flag), options?.mode ?? 0o666, !append, (ref) =>
+      writeAll(uring, ref, data, append ? -1 : 0, ctx("writeFile", "write", p)))
   })
 
 const open = (uring: Ring) => (p: string, options?: FileSystem.OpenFileOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
@@ -98,10 +156,10 @@ const makeDirectory = (uring: Ring) => (p: string, options?: FileSystem.MakeDire
 // destination is opened without O_TRUNC and left alone when it is the source itself (a
 // copy onto itself must not truncate it), else truncated; it gets the source's mode
 // (fchmod: neither the umask nor an existing destination's mode applies).
-// Between regular files the copy is not interruptible once the destination is open: an
-// interruption waits for it rather than leave a truncated or half-copied destination
-// (node's copyFile is one threadpool call that runs to completion even when interrupted).
-// Other files (pipes, devices) can block for ever, so their copies stay interruptible.
+// Interruptible between chunks (1 MiB splices): an interrupted copy to a file it created
+// removes that file; an existing regular file being overwritten was truncated in place and
+// is left partial (an interrupted overwrite loses the old contents, as with node's
+// writeFile); FIFOs and devices are never replaced or unlinked.
 const copyFile = (uring: Ring) => (from: string, to: string): Effect.Effect<void, PlatformError> =>
   withFd(uring, "copyFile", from, C.O_RDONLY, 0, (src) =>
     Effect.flatMap(statxFd(uring, src, C.STATX_BASIC_STATS, ctx("copyFile", "fstat", from)), (st) => {
@@ -127,12 +185,8 @@ const copyFile = (uring: Ring) => (from: string, to: string): Effect.Effect<void
               )
             )
           )
-      const regular = isType(st.mode, C.S_IFREG)
-      return Effect.uninterruptibleMask((restore) =>
-        withFd(uring, "copyFile", to, C.O_WRONLY | C.O_CREAT, mode, (dst) =>
-          Effect.flatMap(statxFd(uring, dst, C.STATX_BASIC_STATS, ctx("copyFile", "fstat", to)), (dt) =>
-            regular && isType(dt.mode, C.S_IFREG) ? copy(dst, dt) : restore(copy(dst, dt))))
-      )
+      return withDestination(uring, "copyFile", to, C.O_WRONLY | C.O_CREAT, mode, true, (dst) =>
+        Effect.flatMap(statxFd(uring, dst, C.STATX_BASIC_STATS, ctx("copyFile", "fstat", to)), (dt) => copy(dst, dt)))
     }))
 
 const spliceCopy = (uring: Ring, src: Fd.FdRef, dst: Fd.FdRef, pr: Fd.FdRef, pw: Fd.FdRef, from: string): Effect.Effect<void, PlatformError> => {

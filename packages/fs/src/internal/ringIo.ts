@@ -23,9 +23,13 @@ export const ringRead = (uring: Uring.UringService, ref: Fd.FdRef): ReadAt => (b
   return finite ? uring.opFinite(prep, where) : uring.op(prep, where)
 }
 
+/** The most one write of {@link writeAll} asks for: a large write is interruptible between them. */
+export const WRITE_CHUNK = 1024 * 1024
+
 /**
  * Writes all of `data`: at `position` onwards, or at the fd's own position (the end with
- * O_APPEND) when `position` is -1. A write of 0 bytes is a `WriteZero` failure.
+ * O_APPEND) when `position` is -1, at most {@link WRITE_CHUNK} bytes a write, so an
+ * interruption takes effect within one chunk. A write of 0 bytes is a `WriteZero` failure.
  */
 export const writeAll = (
   uring: Uring.UringService,
@@ -38,7 +42,10 @@ export const writeAll = (
     off >= data.length
       ? Effect.void
       : Effect.flatMap(
-        uring.op(Fd.pinned(ref, (r, fd, cb) => r.write(fd, data, off, data.length - off, position < 0 ? -1 : position + off, cb)), where),
+        uring.op(
+          Fd.pinned(ref, (r, fd, cb) => r.write(fd, data, off, Math.min(WRITE_CHUNK, data.length - off), position < 0 ? -1 : position + off, cb)),
+          where
+        ),
         (n) => (n === 0 ? Effect.fail(writeZero(where.method, where.pathOrDescriptor ?? ref.fd)) : loop(off + n))
       )
   return loop(0)
