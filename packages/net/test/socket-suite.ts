@@ -723,6 +723,20 @@ export const socketSuite = (name: string, impl: SocketImpl) => {
         expect(interrupted).toBe(true)
       }))
 
+    test("run ends at the peer's end while a handler's write is blocked (the peer never reads)", () =>
+      Effect.gen(function*() {
+        const raw = yield* rawServer({}, (peer) => {
+          peer.socket.pause()
+          peer.socket.write("hello")
+          setTimeout(() => peer.socket.end(), 300)
+        })
+        const socket = yield* impl.makeNet({ host: HOST, port: raw.port })
+        const write = yield* socket.writer
+        // 64 MiB to a peer that reads nothing: the write cannot finish.
+        const exit = yield* Effect.exit(socket.run(() => Effect.ignore(write(new Uint8Array(64 * 1024 * 1024)))))
+        expect(Exit.isSuccess(exit)).toBe(true)
+      }).pipe(Effect.scoped))
+
     test("the default host is localhost", () =>
       Effect.gen(function*() {
         const raw = yield* rawServer({ host: HOST }, (peer) => peer.socket.end("via localhost"))

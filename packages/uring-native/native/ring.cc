@@ -835,6 +835,10 @@ Napi::Value Ring::Cancel(const Napi::CallbackInfo& info) {
     slots_[slot].state = kCancelledInQueue;
     return Napi::Boolean::New(env, true);
   }
+  // The target may still sit in the SQ, queued this turn: submit it first. In the same
+  // io_uring_enter the cancel can be looked up before the target is armed (a send that hit
+  // EAGAIN and is being queued for poll), find nothing (ENOENT), and leave the op running.
+  Flush();
   io_uring_sqe sqe{};
   sqe.opcode = IORING_OP_ASYNC_CANCEL;
   sqe.fd = -1;

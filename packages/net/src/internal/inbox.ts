@@ -18,7 +18,10 @@ export class Inbox {
   #ended = false
   #failure: NetError | undefined
   #paused = false
-  #waiter: ((chunk: Effect.Effect<Uint8Array | undefined, NetError>) => void) | undefined
+  // A waiting reader is only woken: it takes the chunk from the queue itself, so a reader
+  // interrupted in the same turn as its wake-up leaves the chunk for the next read instead of
+  // losing it (a value handed to an interrupted fiber is dropped).
+  #waiter: ((wake: Effect.Effect<void>) => void) | undefined
 
   constructor(
     readonly pause: () => void,
@@ -40,18 +43,13 @@ export class Inbox {
   /** A chunk from the peer; the inbox owns it from now on. */
   push(chunk: Uint8Array): void {
     if (this.done || chunk.length === 0) return
-    const waiter = this.#waiter
-    if (waiter !== undefined) {
-      this.#waiter = undefined
-      waiter(Effect.succeed(chunk))
-      return
-    }
     this.#chunks.push(chunk)
     this.#bytes += chunk.length
     if (!this.#paused && this.#bytes >= this.highWater) {
       this.#paused = true
       this.pause()
     }
+    this.#wake()
   }
 
   /** The peer's end of stream (after the chunks already pushed). */
@@ -72,7 +70,7 @@ export class Inbox {
     const waiter = this.#waiter
     if (waiter === undefined) return
     this.#waiter = undefined
-    waiter(this.#final())
+    waiter(Effect.void)
   }
 
   #final(): Effect.Effect<undefined, NetError> {
@@ -101,11 +99,13 @@ export class Inbox {
     const chunk = this.#shift()
     if (chunk !== undefined) return Effect.succeed(chunk)
     if (this.done) return this.#final()
-    return Effect.async<Uint8Array | undefined, NetError>((resume) => {
-      this.#waiter = resume
-      return Effect.sync(() => {
-        if (this.#waiter === resume) this.#waiter = undefined
-      })
+    return Effect.flatMap(this.#wait, () => this.take)
+  })
+
+  readonly #wait: Effect.Effect<void> = Effect.async<void>((resume) => {
+    this.#waiter = resume
+    return Effect.sync(() => {
+      if (this.#waiter === resume) this.#waiter = undefined
     })
   })
 }

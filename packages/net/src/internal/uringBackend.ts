@@ -75,7 +75,15 @@ const safely = <A>(f: () => A): A | undefined => {
 
 /** Errors of an op as NetErrors: a negative result, or a prep that threw (bad argument, closed ring). */
 const makeOps = (uring: Uring.UringService) => {
-  const closeQuietly = (fd: number) => uring.ring.closeFd(fd, () => {})
+  // An fd nobody will see (an op's late result, an unclaimed accept): closed through the ring,
+  // or directly once the ring is closing (this runs inside completion callbacks: it must not throw).
+  const closeQuietly = (fd: number): void => {
+    try {
+      uring.ring.closeFd(fd, () => {})
+    } catch {
+      safely(() => fs.closeSync(fd))
+    }
+  }
   const op = (
     prep: (ring: Ring, cb: (res: number, flags: number) => void) => number,
     syscall: string,
@@ -110,7 +118,44 @@ const makeOps = (uring: Uring.UringService) => {
     syscall: string,
     address: Tcp | Udp | Unix | undefined
   ) => op(Fd.pinned(ref, prep), syscall, address)
-  return { op, socket, onRef, closeQuietly, fdRef }
+  /**
+   * Ops on one socket that its close must cancel: each pins the fd until its own CQE, so a
+   * close waiting for the pins would otherwise wait for a peer that never sends (a datagram
+   * recv, a single-shot accept, a shutdown). After `cancelAll` they fail with EBADF.
+   */
+  const tracked = (ref: Fd.FdRef) => {
+    const live = new Set<number>()
+    let closing = false
+    const run = (
+      prep: (ring: Ring, fd: number, cb: (res: number, flags: number) => void) => number,
+      syscall: string,
+      address: Tcp | Udp | Unix | undefined,
+      onLateSuccess?: (res: number) => void
+    ): Effect.Effect<number, NetError> =>
+      Effect.suspend(() => {
+        if (closing) return Effect.fail(netError("EBADF", syscall, address))
+        const registered = Fd.pinned(ref, (r, fd, cb) => {
+          let id = -1
+          id = prep(r, fd, (res, flags) => {
+            live.delete(id)
+            cb(res, flags)
+          })
+          live.add(id)
+          return id
+        })
+        return Effect.mapError(
+          op(registered, syscall, address, onLateSuccess),
+          (e) => (closing && e.errno === "ECANCELED" ? netError("EBADF", syscall, address, e) : e)
+        )
+      })
+    const cancelAll = () => {
+      closing = true
+      for (const id of live) ring.cancel(id)
+    }
+    return { run, cancelAll }
+  }
+  const ring = uring.ring
+  return { op, socket, onRef, closeQuietly, fdRef, tracked }
 }
 
 type Ops = ReturnType<typeof makeOps>
@@ -214,6 +259,8 @@ const receiver = (ring: Ring, ref: Fd.FdRef, peer: StreamAddress) => {
     if (!stopped && pool !== undefined) pool.users--
     stopped = true
     if (armed !== undefined) ring.cancel(armed)
+    // A reader waiting now, or reading later, sees end of stream (as node's does).
+    inbox.end()
   }
   return { inbox, arm, stop }
 }
@@ -235,23 +282,37 @@ interface Outgoing {
  */
 const sender = (ring: Ring, ref: Fd.FdRef, peer: StreamAddress) => {
   const queue: Array<Outgoing> = []
+  const drainWaiters: Array<() => void> = []
   let inFlight: number | undefined
+  let aborted: NetError | undefined
   const failAll = (error: NetError) => {
     for (const w of queue.splice(0)) {
       w.resume?.(Effect.fail(error))
       w.settled?.()
     }
+    drained()
+  }
+  const drained = () => {
+    if (queue.length > 0) return
+    for (const w of drainWaiters.splice(0)) w()
   }
   const pump = (): void => {
     if (inFlight !== undefined) return
     const head = queue[0]
-    if (head === undefined) return
+    if (head === undefined) return drained()
+    if (aborted !== undefined) return failAll(aborted)
     if (!ref.acquire()) return failAll(netError("EBADF", "send", peer))
     try {
       inFlight = ring.send(ref.fd, head.bytes, head.off, head.bytes.length - head.off, 0, (res) => {
         inFlight = undefined
         ref.release()
-        if (res < 0) return failAll(netError(errnoName(res), "send", peer))
+        if (res === ECANCELED && head.settled !== undefined && aborted === undefined) {
+          // Cancelled for its own interrupted writer: only that write goes.
+          queue.shift()
+          head.settled()
+          return pump()
+        }
+        if (res < 0) return failAll(aborted ?? netError(errnoName(res), "send", peer))
         head.off += res
         if (head.off >= head.bytes.length || head.settled !== undefined) {
           queue.shift()
@@ -266,8 +327,9 @@ const sender = (ring: Ring, ref: Fd.FdRef, peer: StreamAddress) => {
       failAll(sysError(e, "send", peer))
     }
   }
-  return (bytes: Uint8Array): Effect.Effect<void, NetError> =>
+  const write = (bytes: Uint8Array): Effect.Effect<void, NetError> =>
     Effect.async<void, NetError>((resume) => {
+      if (aborted !== undefined) return resume(Effect.fail(aborted))
       const w: Outgoing = { bytes, off: 0, resume }
       queue.push(w)
       pump()
@@ -283,30 +345,60 @@ const sender = (ring: Ring, ref: Fd.FdRef, peer: StreamAddress) => {
         }
         const i = queue.indexOf(w)
         if (i >= 0) queue.splice(i, 1)
+        drained()
         return Effect.void
       })
     })
+  /** Waits until every write issued so far has gone out (or failed). */
+  const flushed: Effect.Effect<void> = Effect.async<void>((resume) => {
+    if (queue.length === 0) return resume(Effect.void)
+    const w = () => resume(Effect.void)
+    drainWaiters.push(w)
+    return Effect.sync(() => {
+      const i = drainWaiters.indexOf(w)
+      if (i >= 0) drainWaiters.splice(i, 1)
+    })
+  })
+  /**
+   * The connection is closing: queued writes fail with EPIPE (as node's do once the socket is
+   * destroyed), an in-flight send is cancelled and fails at its completion, so nothing keeps
+   * the fd pinned waiting for a peer that does not read.
+   */
+  const abort = () => {
+    aborted ??= netError("EPIPE", "send", peer)
+    if (inFlight !== undefined) ring.cancel(inFlight)
+    else failAll(aborted)
+  }
+  return { write, flushed, abort }
 }
 
 const connection = (ops: Ops, ring: Ring, ref: Fd.FdRef, peer: StreamAddress, local: StreamAddress): Connection => {
   const rx = receiver(ring, ref, peer)
   rx.arm()
-  const writeAll = sender(ring, ref, peer)
+  const tx = sender(ring, ref, peer)
+  const pending = ops.tracked(ref)
   const how = { send: S.SHUT_WR, receive: S.SHUT_RD, all: S.SHUT_RDWR } as const
   const shutdown = (h: Shutdown) =>
     Effect.suspend(() => {
       if (h !== "send") rx.stop()
-      return Effect.asVoid(ops.onRef(ref, (r, fd, cb) => r.shutdown(fd, how[h], cb), "shutdown", peer)).pipe(
+      // FIN after what was written before it, as node's `end()` flushes first.
+      return Effect.zipRight(
+        h === "receive" ? Effect.void : tx.flushed,
+        Effect.asVoid(pending.run((r, fd, cb) => r.shutdown(fd, how[h], cb), "shutdown", peer))
+      ).pipe(
         // A peer that already went away has nothing to shut down.
-        Effect.catchIf((e) => e.errno === "ENOTCONN", () => Effect.void),
-        Effect.tap(() => (h === "send" ? Effect.void : Effect.sync(() => rx.inbox.end())))
+        Effect.catchIf((e) => e.errno === "ENOTCONN", () => Effect.void)
       )
     })
+  // Closing cancels what pins the fd (the armed recv, a send to a peer that does not read, a
+  // shutdown), then closes it once those ops have completed.
   const close = Effect.suspend(() => {
     rx.stop()
+    tx.abort()
+    pending.cancelAll()
     return ref.close
   })
-  return makeConnection({ inbox: rx.inbox, writeAll, shutdown, close, peer, local, fd: ref.fd })
+  return makeConnection({ inbox: rx.inbox, writeAll: tx.write, shutdown, close, peer, local, fd: ref.fd })
 }
 
 // ---- the backend -------------------------------------------------------------------------
@@ -365,6 +457,11 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
         yield* Effect.sync(() => safely(() => fs.lstatSync(address.path).isSocket() && fs.unlinkSync(address.path)))
       }
       const ref = yield* ops.socket(domainOf(address, v6), S.SOCK_STREAM, address)
+      return yield* listenWith(ref, address, v6, options).pipe(Effect.onError(() => ref.close))
+    })
+
+  const listenWith = (ref: Fd.FdRef, address: Tcp | Unix, v6: boolean, options: ListenOptions) =>
+    Effect.gen(function*() {
       if (address._tag === "Tcp") {
         if (options.reuseAddr !== false) yield* setOpt(ref, S.SOL_SOCKET, S.SO_REUSEADDR, 1, address)
         if (options.reusePort === true) yield* setOpt(ref, S.SOL_SOCKET, S.SO_REUSEPORT, 1, address)
@@ -404,52 +501,78 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
       const at = address ?? udp("", 0)
       const v6 = at.host === "" || net.isIPv6(at.host)
       const ref = yield* ops.socket(domainOf(at, v6), S.SOCK_DGRAM, at)
-      if (v6) yield* setOpt(ref, S.IPPROTO_IPV6, S.IPV6_V6ONLY, 0, at)
-      yield* ops.onRef(ref, (r, fd, cb) => r.bind(fd, toSock(at, v6), cb), "bind", at)
-      const bound = udpOf(safely(() => getsockname(ref.fd)))
-      const send = (to: Udp, bytes: Uint8Array) =>
-        Effect.asVoid(ops.onRef(ref, (r, fd, cb) => r.sendTo(fd, bytes, 0, bytes.length, toSock(to, v6), cb), "sendto", to))
-      const recv = (buf: Uint8Array): Effect.Effect<Received, NetError> =>
-        Effect.suspend(() => {
-          let from: SocketAddress | undefined
-          return Effect.map(
-            ops.onRef(ref, (r, fd, cb) => r.recvFrom(fd, buf, 0, buf.length, (res, flags, f) => {
-              from = f
-              cb(res, flags)
-            }), "recvfrom", bound),
-            (bytes): Received => ({ bytes, from: udpOf(from) })
-          )
+      return yield* Effect.gen(function*() {
+        if (v6) yield* setOpt(ref, S.IPPROTO_IPV6, S.IPV6_V6ONLY, 0, at)
+        yield* ops.onRef(ref, (r, fd, cb) => r.bind(fd, toSock(at, v6), cb), "bind", at)
+        const bound = udpOf(safely(() => getsockname(ref.fd)))
+        // Sends and receives are cancelled by close (a recv waits for a datagram that may never come).
+        const pending = ops.tracked(ref)
+        const send = (to: Udp, bytes: Uint8Array) =>
+          Effect.asVoid(pending.run((r, fd, cb) => r.sendTo(fd, bytes, 0, bytes.length, toSock(to, v6), cb), "sendto", to))
+        const recv = (buf: Uint8Array): Effect.Effect<Received, NetError> =>
+          Effect.suspend(() => {
+            let from: SocketAddress | undefined
+            return Effect.map(
+              pending.run((r, fd, cb) =>
+                r.recvFrom(fd, buf, 0, buf.length, (res, flags, f) => {
+                  from = f
+                  cb(res, flags)
+                }), "recvfrom", bound),
+              (bytes): Received => ({ bytes, from: udpOf(from) })
+            )
+          })
+        const close = Effect.suspend(() => {
+          pending.cancelAll()
+          return ref.close
         })
-      return { address: bound, send, recv, close: ref.close }
+        yield* Effect.addFinalizer(() => close)
+        return { address: bound, send, recv, close }
+      }).pipe(Effect.onError(() => ref.close))
     })
 
   return { backendId: "io_uring", listen, connect, datagram }
 }
 
+// Accept failures that say nothing about the listener (out of fds or memory for now, a peer
+// that reset before it was accepted): the accept is retried shortly, as libuv does, instead of
+// failing the listener for good.
+const TRANSIENT_ACCEPT = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM", "ECONNABORTED", "EPERM", "EINTR", "EAGAIN"])
+const ACCEPT_RETRY_MS = 20
+
+// The backend's own waits use real time, never the program's Clock (a TestClock would stop them).
+const realSleep = (ms: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const t = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(t))
+  })
+
 /**
  * Accepted fds for `accept` calls: a multishot accept (armed on the first call, paused when
- * ACCEPT_AHEAD connections wait unclaimed), or one single-shot accept per call.
+ * ACCEPT_AHEAD connections wait unclaimed), or one single-shot accept per call. A waiting
+ * `accept` is only woken and takes its fd from the queue itself, so one interrupted in the
+ * same turn leaves the fd for the next accept instead of losing it.
  */
 const multishotAcceptor = (ops: Ops, ring: Ring, ref: Fd.FdRef, bound: StreamAddress) => {
   const multishot = ring.supports("acceptMultishot")
+  const single = ops.tracked(ref)
   const ready: Array<number> = []
-  const waiters: Array<(fd: Effect.Effect<number, NetError>) => void> = []
+  const waiters: Array<(wake: Effect.Effect<void>) => void> = []
   let armed: number | undefined
+  let retry: ReturnType<typeof setTimeout> | undefined
   let failure: NetError | undefined
   let closed = false
-  const deliver = (fd: number) => {
-    const w = waiters.shift()
-    if (w !== undefined) w(Effect.succeed(fd))
-    else ready.push(fd)
+  const wakeAll = () => {
+    for (const w of waiters.splice(0)) w(Effect.void)
   }
   const arm = () => {
-    if (armed !== undefined || closed || failure !== undefined || ready.length >= ACCEPT_AHEAD) return
+    if (armed !== undefined || retry !== undefined || closed || failure !== undefined || ready.length >= ACCEPT_AHEAD) return
     if (!ref.acquire()) return
     try {
       armed = ring.accept(ref.fd, (res, flags) => {
         if (res >= 0) {
           if (closed) ops.closeQuietly(res)
-          else deliver(res)
+          else ready.push(res)
+          wakeAll()
         }
         if ((flags & CQE_F_MORE) !== 0) {
           if (ready.length >= ACCEPT_AHEAD && armed !== undefined) ring.cancel(armed)
@@ -457,41 +580,58 @@ const multishotAcceptor = (ops: Ops, ring: Ring, ref: Fd.FdRef, bound: StreamAdd
         }
         armed = undefined
         ref.release()
-        if (res < 0 && res !== ECANCELED) {
-          failure = netError(errnoName(res), "accept", bound)
-          for (const w of waiters.splice(0)) w(Effect.fail(failure))
+        if (res < 0 && res !== ECANCELED && !closed) {
+          const code = errnoName(res)
+          if (TRANSIENT_ACCEPT.has(code)) {
+            retry = setTimeout(() => {
+              retry = undefined
+              if (waiters.length > 0) arm()
+            }, ACCEPT_RETRY_MS)
+            retry.unref()
+            return
+          }
+          failure = netError(code, "accept", bound)
+          wakeAll()
         } else if (waiters.length > 0) arm()
       }, { multishot: true })
     } catch (e) {
+      armed = undefined
       ref.release()
       failure = sysError(e, "accept", bound)
+      wakeAll()
     }
   }
+  const singleShot: Effect.Effect<number, NetError> = Effect.catchIf(
+    single.run((r, fd, cb) => r.accept(fd, cb), "accept", bound, ops.closeQuietly),
+    (e) => TRANSIENT_ACCEPT.has(e.errno) && !closed,
+    () => Effect.zipRight(realSleep(ACCEPT_RETRY_MS), Effect.suspend(() => singleShot))
+  )
+  const wait = Effect.async<void>((resume) => {
+    waiters.push(resume)
+    arm()
+    return Effect.sync(() => {
+      const i = waiters.indexOf(resume)
+      if (i >= 0) waiters.splice(i, 1)
+    })
+  })
   const next: Effect.Effect<number, NetError> = Effect.suspend(() => {
     if (closed) return Effect.fail(netError("EBADF", "accept", bound))
-    if (!multishot) {
-      return ops.op(Fd.pinned(ref, (r, fd, cb) => r.accept(fd, cb)), "accept", bound, ops.closeQuietly)
-    }
+    if (!multishot) return singleShot
     const fd = ready.shift()
     if (fd !== undefined) {
       arm()
       return Effect.succeed(fd)
     }
     if (failure !== undefined) return Effect.fail(failure)
-    return Effect.async<number, NetError>((resume) => {
-      waiters.push(resume)
-      arm()
-      return Effect.sync(() => {
-        const i = waiters.indexOf(resume)
-        if (i >= 0) waiters.splice(i, 1)
-      })
-    })
+    return Effect.flatMap(wait, () => next)
   })
   const close = Effect.suspend(() => {
     closed = true
+    if (retry !== undefined) clearTimeout(retry)
     if (armed !== undefined) ring.cancel(armed)
+    single.cancelAll()
     for (const fd of ready.splice(0)) ops.closeQuietly(fd)
-    for (const w of waiters.splice(0)) w(Effect.fail(netError("EBADF", "accept", bound)))
+    wakeAll()
     return ref.close
   })
   return { next, close }
