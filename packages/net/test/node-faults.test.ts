@@ -3,7 +3,7 @@
 // waiters, a write cut short by close, concurrent accepts, shutdown after close. Then node-only
 // ones: an accept or recv interrupted in the same turn as its item arrives, the UDP queue bound.
 // Loopback only; every wait is bounded (netTest: 12 s per body).
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect } from "@effect/vitest"
 import { Cause, Chunk, Effect, Exit, Fiber, FiberId, Option } from "effect"
 import * as dgram from "node:dgram"
 import * as nodeNet from "node:net"
@@ -43,10 +43,7 @@ const rawUdp = Effect.acquireRelease(
 const rawSend = (s: dgram.Socket, port: number, data: Uint8Array | string) =>
   Effect.async<void, Error>((resume) => s.send(data, port, HOST, (e) => resume(e ? Effect.fail(e) : Effect.void)))
 
-/** `netTest`, or a skipped test where `skip` holds (a row waiting for a fix elsewhere). */
-const netTestSkipIf = (skip: boolean): typeof netTest => skip ? (name) => it.skip(name, () => {}) : netTest
-
-describe.each(backends)("node faults, on %s", (backend, layer) => {
+describe.each(backends)("node faults, on %s", (_backend, layer) => {
   netTest("ports outside 0..65535 fail with a typed EINVAL NetError (connect, listen, UDP bind and send), never a defect", layer, () =>
     Effect.gen(function*() {
       const einval = (syscall: string) => ({ reason: "Unknown", errno: "EINVAL", syscall })
@@ -64,8 +61,7 @@ describe.each(backends)("node faults, on %s", (backend, layer) => {
       expect((yield* d.recv(buf)).bytes).toBe(1)
     }))
 
-  // pending io_uring fix (the io_uring row hangs in close until uringBackend's fix lands)
-  netTestSkipIf(backend === "io_uring")("UDP close while a recv waits fails it with EBADF (recvfrom); recv and send after close fail with EBADF", layer, () =>
+  netTest("UDP close while a recv waits fails it with EBADF (recvfrom); recv and send after close fail with EBADF", layer, () =>
     Effect.gen(function*() {
       const d = yield* Net.datagramSocket(Net.udp(HOST, 0))
       const receiving = yield* Effect.fork(d.recv(new Uint8Array(16)))
@@ -99,8 +95,7 @@ describe.each(backends)("node faults, on %s", (backend, layer) => {
       expect([b1[0], b2[0]].sort()).toEqual([1, 2])
     }))
 
-  // pending io_uring fix (the io_uring row hangs in close until uringBackend's fix lands)
-  netTestSkipIf(backend === "io_uring")("closing a connection while a write is blocked fails the write with EPIPE, not a success", layer, () =>
+  netTest("closing a connection while a write is blocked fails the write with EPIPE, not a success", layer, () =>
     Effect.gen(function*() {
       // A peer that accepts and never reads: the write cannot finish.
       const peer = yield* rawServer(HOST, () => {}, { pauseOnConnect: true })
