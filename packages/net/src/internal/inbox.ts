@@ -95,11 +95,16 @@ export class Inbox {
   }
 
   /** The next chunk, waiting for one; `undefined` at end of stream. */
-  readonly take: Effect.Effect<Uint8Array | undefined, NetError> = Effect.suspend(() => {
-    const chunk = this.#shift()
-    if (chunk !== undefined) return Effect.succeed(chunk)
-    if (this.done) return this.#final()
-    return Effect.flatMap(this.#wait, () => this.take)
+  // Only the wait is interruptible: the chunk is taken off the queue uninterruptibly, so an
+  // interruption can end the wait but never drop a chunk between the queue and the reader.
+  readonly take: Effect.Effect<Uint8Array | undefined, NetError> = Effect.uninterruptibleMask((restore) => {
+    const loop: Effect.Effect<Uint8Array | undefined, NetError> = Effect.suspend(() => {
+      const chunk = this.#shift()
+      if (chunk !== undefined) return Effect.succeed(chunk)
+      if (this.done) return this.#final()
+      return Effect.flatMap(restore(this.#wait), () => loop)
+    })
+    return loop
   })
 
   readonly #wait: Effect.Effect<void> = Effect.async<void>((resume) => {

@@ -479,8 +479,8 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
       yield* Effect.addFinalizer(() => unlink)
       yield* ops.onRef(ref, (r, fd, cb) => r.listen(fd, options.backlog ?? 511, cb), "listen", address)
       const bound = streamAddressOf(safely(() => getsockname(ref.fd)), address)
-      const acceptor = multishotAcceptor(ops, ring, ref, bound)
-      yield* Effect.addFinalizer(() => acceptor.close)
+      const incoming = acceptor(ops, ring, ref, bound)
+      yield* Effect.addFinalizer(() => incoming.close)
       const accepted = (fd: number): Effect.Effect<Connection, NetError> =>
         Effect.suspend(() => {
           const child = ops.fdRef(fd)
@@ -492,8 +492,17 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
             ? Effect.as(Effect.orElse(setOpt(child, S.IPPROTO_TCP, S.TCP_NODELAY, 1, bound), () => Effect.void), conn)
             : Effect.succeed(conn)
         })
-      const accept = acquireInterruptible(acceptor.next, (c: Connection) => c.close, accepted)
-      return { address: bound, accept, close: Effect.zipRight(acceptor.close, unlink) }
+      // Only the wait is interruptible: from taking the fd to registering the connection's
+      // close, nothing can interrupt, so no accepted fd is ever dropped.
+      const accept: Effect.Effect<Connection, NetError, Scope.Scope> = Effect.uninterruptibleMask((restore) => {
+        const loop: Effect.Effect<Connection, NetError, Scope.Scope> = Effect.flatMap(restore(incoming.readyOrFail), () => {
+          const fd = incoming.take()
+          if (fd === undefined) return loop
+          return Effect.flatMap(accepted(fd), (conn) => Effect.as(Effect.addFinalizer(() => conn.close), conn))
+        })
+        return loop
+      })
+      return { address: bound, accept, close: Effect.zipRight(incoming.close, unlink) }
     })
 
   const datagram = (address?: Udp): Effect.Effect<Datagram, NetError, Scope.Scope> =>
@@ -539,22 +548,14 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
 const TRANSIENT_ACCEPT = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM", "ECONNABORTED", "EPERM", "EINTR", "EAGAIN"])
 const ACCEPT_RETRY_MS = 20
 
-// The backend's own waits use real time, never the program's Clock (a TestClock would stop them).
-const realSleep = (ms: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    const t = setTimeout(() => resume(Effect.void), ms)
-    return Effect.sync(() => clearTimeout(t))
-  })
-
 /**
  * Accepted fds for `accept` calls: a multishot accept (armed on the first call, paused when
- * ACCEPT_AHEAD connections wait unclaimed), or one single-shot accept per call. A waiting
- * `accept` is only woken and takes its fd from the queue itself, so one interrupted in the
- * same turn leaves the fd for the next accept instead of losing it.
+ * ACCEPT_AHEAD connections wait unclaimed), or single-shot accepts re-armed while someone
+ * waits. Either way the kernel's fds land in `ready`: a waiting `accept` is only woken, and
+ * takes its fd uninterruptibly, so one interrupted at any point leaves the fd for the next.
  */
-const multishotAcceptor = (ops: Ops, ring: Ring, ref: Fd.FdRef, bound: StreamAddress) => {
+const acceptor = (ops: Ops, ring: Ring, ref: Fd.FdRef, bound: StreamAddress) => {
   const multishot = ring.supports("acceptMultishot")
-  const single = ops.tracked(ref)
   const ready: Array<number> = []
   const waiters: Array<(wake: Effect.Effect<void>) => void> = []
   let armed: number | undefined
@@ -593,7 +594,7 @@ const multishotAcceptor = (ops: Ops, ring: Ring, ref: Fd.FdRef, bound: StreamAdd
           failure = netError(code, "accept", bound)
           wakeAll()
         } else if (waiters.length > 0) arm()
-      }, { multishot: true })
+      }, { multishot })
     } catch (e) {
       armed = undefined
       ref.release()
@@ -601,11 +602,6 @@ const multishotAcceptor = (ops: Ops, ring: Ring, ref: Fd.FdRef, bound: StreamAdd
       wakeAll()
     }
   }
-  const singleShot: Effect.Effect<number, NetError> = Effect.catchIf(
-    single.run((r, fd, cb) => r.accept(fd, cb), "accept", bound, ops.closeQuietly),
-    (e) => TRANSIENT_ACCEPT.has(e.errno) && !closed,
-    () => Effect.zipRight(realSleep(ACCEPT_RETRY_MS), Effect.suspend(() => singleShot))
-  )
   const wait = Effect.async<void>((resume) => {
     waiters.push(resume)
     arm()
@@ -614,25 +610,26 @@ const multishotAcceptor = (ops: Ops, ring: Ring, ref: Fd.FdRef, bound: StreamAdd
       if (i >= 0) waiters.splice(i, 1)
     })
   })
-  const next: Effect.Effect<number, NetError> = Effect.suspend(() => {
+  /** Waits (interruptibly) until an fd is ready; fails once the listener failed or closed. */
+  const readyOrFail: Effect.Effect<void, NetError> = Effect.suspend(() => {
     if (closed) return Effect.fail(netError("EBADF", "accept", bound))
-    if (!multishot) return singleShot
-    const fd = ready.shift()
-    if (fd !== undefined) {
-      arm()
-      return Effect.succeed(fd)
-    }
+    if (ready.length > 0) return Effect.void
     if (failure !== undefined) return Effect.fail(failure)
-    return Effect.flatMap(wait, () => next)
+    return Effect.flatMap(wait, () => readyOrFail)
   })
+  /** The next ready fd, taken now (undefined when another accept took it first). */
+  const take = (): number | undefined => {
+    const fd = ready.shift()
+    if (fd !== undefined) arm()
+    return fd
+  }
   const close = Effect.suspend(() => {
     closed = true
     if (retry !== undefined) clearTimeout(retry)
     if (armed !== undefined) ring.cancel(armed)
-    single.cancelAll()
     for (const fd of ready.splice(0)) ops.closeQuietly(fd)
     wakeAll()
     return ref.close
   })
-  return { next, close }
+  return { readyOrFail, take, close }
 }
