@@ -74,10 +74,12 @@ export type BackendUnavailable = CoreBackend.BackendUnavailable
  */
 export const chooseBackend = (options: RunOptions = {}): Stdenv.BackendId => CoreBackend.choose(options.backend)
 
-/** The node backend: `@effect/platform-node`'s file system, node streams, no ring. */
+/** The node backend: node's file system (with Effio's reasons), node streams and sockets, no ring. */
 export const layerNode: Layer.Layer<Services> = Layer.mergeAll(
   Layer.effect(Stdenv.Stdenv, Effect.map(Net.Net, makeNode)),
-  NodeFileSystem.layer,
+  // NodeFileSystem with Effio's error reasons, File and argument checks: one failure gives
+  // one reason whatever the backend.
+  UringFileSystem.layerNode,
   NodePath.layer
 ).pipe(Layer.provideMerge(Net.layerNode))
 
