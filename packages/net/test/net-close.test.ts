@@ -1,11 +1,15 @@
 // Closing and interrupting while ops wait, on both backends: nothing hangs (a close never
 // waits for a peer), nothing is lost (a chunk or an accepted connection handed to a fiber
 // interrupted at that instant), and each failure is a typed NetError.
-import { describe, expect } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { Uring } from "@effio/core"
 import { Ring } from "@effio/uring-native"
 import { Effect, Exit, Fiber, FiberId, Layer, Option } from "effect"
-import { Net } from "../src/index.js"
+import { Net, UringSocketServer } from "../src/index.js"
+import { captureNodeNotice } from "../../../test-utils/index.js"
+
+// One row runs UringSocketServer on the node backend on purpose.
+captureNodeNotice()
 import { backends, countFds, eventually, netTest, rawClient, rawServer, settledFds, within } from "./helpers.js"
 
 const HOST = "127.0.0.1"
@@ -168,4 +172,43 @@ describe("Net on io_uring: the fallbacks and the races", () => {
       }
       expect(lost).toBe(0)
     }))
+})
+
+describe("the Socket interface: memory while a handler lags", () => {
+  it.live("an echo handler whose peer floods and never reads holds a bounded amount (both backends)", () =>
+    Effect.gen(function*() {
+      for (const backend of ["io_uring", "node"] as const) {
+        const saved = process.env.EFFIO_BACKEND
+        process.env.EFFIO_BACKEND = backend
+        try {
+          yield* Effect.scoped(Effect.gen(function*() {
+            const server = yield* UringSocketServer.make({ port: 0, host: HOST })
+            const port = (server.address as { port: number }).port
+            yield* Effect.forkScoped(server.run((socket) => Effect.flatMap(socket.writer, (write) => socket.run((chunk) => write(chunk)))))
+            // The peer writes as fast as the server lets it and reads nothing.
+            const flooder = yield* rawClient(HOST, port)
+            flooder.pause()
+            const block = Buffer.alloc(1024 * 1024)
+            let stop = false
+            const pump = () => {
+              while (!stop && flooder.write(block));
+              if (!stop) flooder.once("drain", pump)
+            }
+            pump()
+            const base = process.memoryUsage().arrayBuffers
+            let peak = 0
+            for (let i = 0; i < 10; i++) {
+              yield* Effect.sleep(100)
+              peak = Math.max(peak, process.memoryUsage().arrayBuffers - base)
+            }
+            stop = true
+            // Without the bound the handlers' chunks piled up by hundreds of MiB per second.
+            expect(peak).toBeLessThan(64 * 1024 * 1024)
+          }))
+        } finally {
+          if (saved === undefined) delete process.env.EFFIO_BACKEND
+          else process.env.EFFIO_BACKEND = saved
+        }
+      }
+    }), 20_000)
 })

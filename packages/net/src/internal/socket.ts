@@ -11,6 +11,7 @@ import { identity } from "effect/Function"
 import * as Scope from "effect/Scope"
 import type { Connection } from "./connection.js"
 import type { NetError } from "./error.js"
+import { HIGH_WATER, LOW_WATER } from "./inbox.js"
 
 /** The connection a `run` handler is serving (its fd on io_uring, the peer's address). */
 export class CurrentConnection extends Context.Tag("@effio/net/CurrentConnection")<CurrentConnection, Connection>() {}
@@ -41,6 +42,19 @@ export const fromConnection = <RO>(
           )
           const fork = yield* Effect.provideService(FiberSet.runtime(fiberSet)<R>(), CurrentConnection, conn)
           const done = fiberSet.deferred as Deferred.Deferred<void, unknown>
+          // Bytes of the chunks whose handler fibers are still running. Past HIGH_WATER the
+          // reader stops taking chunks until they are below LOW_WATER, so a handler that lags
+          // (an echo to a peer that does not read) holds at most ~1 MiB here, and the inbox
+          // and then the kernel push back on the peer. (NodeSocket forks without bound.)
+          let outstanding = 0
+          let wakeReader: (() => void) | undefined
+          const below = Effect.async<void>((resume) => {
+            if (outstanding < LOW_WATER) return resume(Effect.void)
+            wakeReader = () => resume(Effect.void)
+            return Effect.sync(() => {
+              wakeReader = undefined
+            })
+          })
           // The reader: one chunk at a time, each handed to a handler fiber of its own. End of
           // stream ends `run` (handlers still running are interrupted with the scope).
           const readLoop: Effect.Effect<void> = Effect.matchEffect(conn.readChunk, {
@@ -49,8 +63,17 @@ export const fromConnection = <RO>(
             onSuccess: (chunk) => {
               if (chunk === undefined) return Effect.sync(() => Deferred.unsafeDone(done, Exit.void))
               const result = handler(chunk)
-              if (Effect.isEffect(result)) fork(result)
-              return readLoop
+              if (!Effect.isEffect(result)) return readLoop
+              outstanding += chunk.length
+              fork(result).addObserver(() => {
+                outstanding -= chunk.length
+                if (outstanding < LOW_WATER && wakeReader !== undefined) {
+                  const wake = wakeReader
+                  wakeReader = undefined
+                  wake()
+                }
+              })
+              return outstanding >= HIGH_WATER ? Effect.zipRight(below, readLoop) : readLoop
             }
           })
           current = { conn, done }
