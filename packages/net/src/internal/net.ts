@@ -7,6 +7,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Scope from "effect/Scope"
 import { type StreamAddress, type Tcp, tcp, type Udp, type Unix } from "./address.js"
@@ -27,6 +28,23 @@ const logFailure: OnError = (cause) => Effect.logWarning("Net: a connection hand
 const reportWith = (onError: OnError) => (cause: Cause.Cause<unknown>) =>
   Cause.isInterruptedOnly(cause) ? Effect.void : onError(cause)
 
+/**
+ * Accepts one connection into a scope of its own and hands both to `start` (which forks the
+ * handler, made interruptible again, and arranges for the scope's close). Only the wait is interruptible: from the
+ * accept to the fork nothing can interrupt, so no accepted connection is left unclosed; if
+ * `start` fails, the connection is closed at once.
+ */
+export const acceptScoped = <A, E, R>(
+  listener: Listener,
+  start: (flow: Connection, scope: Scope.CloseableScope) => Effect.Effect<A, E, R>
+): Effect.Effect<A, NetError | E, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Scope.make(), (scope) =>
+      Effect.matchEffect(restore(Scope.extend(listener.accept, scope)), {
+        onFailure: (e) => Effect.zipRight(Scope.close(scope, Exit.void), Effect.fail(e)),
+        onSuccess: (flow) => Effect.onError(start(flow, scope), () => Scope.close(scope, Exit.void))
+      })))
+
 /** Accepts one connection on `listener`; it is closed when the scope closes. */
 export const accept = (listener: Listener): Effect.Effect<Connection, NetError, Scope.Scope> => listener.accept
 
@@ -41,17 +59,17 @@ export const acceptFork = <E, R>(
   handler: (flow: Connection, peer: StreamAddress) => Effect.Effect<unknown, E, R>,
   options: { readonly onError?: OnError | undefined } = {}
 ): Effect.Effect<void, NetError | Switch.SwitchFinished, R> =>
-  Effect.flatMap(Scope.make(), (connScope) =>
-    Effect.matchEffect(Scope.extend(listener.accept, connScope), {
-      onFailure: (e) => Effect.zipRight(Scope.close(connScope, Exit.void), Effect.fail(e)),
-      onSuccess: (flow) =>
-        Switch.fork(sw, Effect.catchAllCause(handler(flow, flow.peer), reportWith(options.onError ?? logFailure))).pipe(
-          // The connection closes when the handler's fiber ends, also when it never started
-          // (a switch that is off forks fibers born interrupted), and when the fork is refused.
-          Effect.flatMap((fiber) => Effect.sync(() => fiber.addObserver(() => Effect.runFork(Scope.close(connScope, Exit.void))))),
-          Effect.onError(() => Scope.close(connScope, Exit.void))
-        )
-    }))
+  acceptScoped(listener, (flow, connScope) =>
+    Switch.fork(
+      sw,
+      // Forked from the uninterruptible region: the handler itself must stay interruptible.
+      Effect.interruptible(Effect.catchAllCause(Effect.suspend(() => handler(flow, flow.peer)), reportWith(options.onError ?? logFailure)))
+    ).pipe(
+      // The connection closes when the handler's fiber ends, also when it never started (a
+      // switch that is off forks fibers born interrupted); a refused fork closes it at once.
+      Effect.flatMap((fiber) => Effect.sync(() => fiber.addObserver(() => Effect.runFork(Scope.close(connScope, Exit.void))))),
+      Effect.asVoid
+    ))
 
 /** Options of {@link runServer}. */
 export interface RunServerOptions {
@@ -85,26 +103,27 @@ export const runServer = <E, R>(
       const finished = Effect.sync(() => {
         if (--live === 0 && idle !== undefined) Deferred.unsafeDone(idle, Exit.void)
       })
-      const serveOne = Effect.flatMap(Scope.make(), (connScope) =>
-        Effect.matchEffect(Scope.extend(listener.accept, connScope), {
-          onFailure: (e) => Effect.zipRight(Effect.zipRight(Scope.close(connScope, Exit.void), release), Effect.fail(e)),
-          onSuccess: (flow) => {
-            live++
-            return FiberSet.run(
-              fibers,
-              handler(flow, flow.peer).pipe(
-                Effect.catchAllCause(onError),
-                Effect.ensuring(Effect.zipRight(Scope.close(connScope, Exit.void), Effect.zipRight(release, finished)))
-              ) as Effect.Effect<unknown, never, R>
-            )
-          }
-        }))
+      const serveOne = Effect.catchAll(
+        acceptScoped(listener, (flow, connScope) => {
+          live++
+          return FiberSet.run(
+            fibers,
+            Effect.suspend(() => handler(flow, flow.peer)).pipe(
+              Effect.catchAllCause(onError),
+              // Forked from the uninterruptible region: the handler itself must stay interruptible.
+              Effect.interruptible,
+              Effect.ensuring(Effect.zipRight(Scope.close(connScope, Exit.void), Effect.zipRight(release, finished)))
+            ) as Effect.Effect<unknown, never, R>
+          )
+        }),
+        (e) => Effect.zipRight(release, Effect.fail(e))
+      )
       const acquire = permits === undefined ? Effect.void : permits.take(1)
       const acceptLoop = Effect.forever(Effect.zipRight(acquire, serveOne))
       // Stop, or accept failed (the listener was closed): accepting ends, live connections run
       // to their end (leaving the scope would interrupt them); then an accept failure is reported.
       const ended = yield* Effect.either(options.stop === undefined ? acceptLoop : Effect.raceFirst(acceptLoop, options.stop))
-      if (live > 0) yield* Deferred.await(idle ??= yield* Deferred.make<void>())
+      if (live > 0) yield* Deferred.await(idle ??= Deferred.unsafeMake<void>(FiberId.none))
       if (ended._tag === "Left") return yield* Effect.fail(ended.left)
     })
   )

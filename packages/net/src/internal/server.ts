@@ -11,6 +11,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Scope from "effect/Scope"
 import type { Listener } from "./backend.js"
+import { acceptScoped } from "./net.js"
 import { fromConnection } from "./socket.js"
 
 // As NodeSocketServer: a handler's failure is logged (at the unhandled-error level), never
@@ -46,22 +47,22 @@ export const fromListener = (listener: Listener): Effect.Effect<SocketServer.Soc
         const scope = yield* Scope.make()
         const fiberSet = yield* FiberSet.make().pipe(Scope.extend(scope))
         const fork = yield* FiberSet.runtime(fiberSet)<R>()
-        const acceptOne = Effect.flatMap(Scope.make(), (connScope) =>
-          Effect.matchEffect(Scope.extend(listener.accept, connScope), {
+        const acceptOne = acceptScoped(listener, (conn, connScope) =>
+          Effect.sync(() => {
+            live++
+            fork(
+              fromConnection(Effect.succeed(conn)).pipe(
+                Effect.flatMap((socket) => Effect.suspend(() => handler(socket))),
+                Effect.catchAllCause(reportUnhandledError),
+                // Forked from the uninterruptible region: the handler itself must stay interruptible.
+                Effect.interruptible,
+                Effect.ensuring(Effect.zipRight(Scope.close(connScope, Exit.void), settle))
+              )
+            )
+          })).pipe(
             // After the server's scope closed, `run` waits forever, as NodeSocketServer's does.
-            onFailure: (e) => Effect.zipRight(Scope.close(connScope, Exit.void), closed ? Effect.never : Effect.fail(e)),
-            onSuccess: (conn) =>
-              Effect.sync(() => {
-                live++
-                fork(
-                  fromConnection(Effect.succeed(conn)).pipe(
-                    Effect.flatMap(handler),
-                    Effect.catchAllCause(reportUnhandledError),
-                    Effect.ensuring(Effect.zipRight(Scope.close(connScope, Exit.void), settle))
-                  )
-                )
-              })
-          }))
+            Effect.catchAll((e) => (closed ? Effect.never : Effect.fail(e)))
+          )
         return yield* Effect.forever(acceptOne).pipe(
           Effect.mapError((cause) => new SocketServer.SocketServerError({ reason: "Unknown", cause })),
           Effect.ensuring(Scope.close(scope, Exit.void))
