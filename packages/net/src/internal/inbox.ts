@@ -97,7 +97,14 @@ export class Inbox {
   /** The next chunk, waiting for one; `undefined` at end of stream. */
   // Only the wait is interruptible: the chunk is taken off the queue uninterruptibly, so an
   // interruption can end the wait but never drop a chunk between the queue and the reader.
-  readonly take: Effect.Effect<Uint8Array | undefined, NetError> = Effect.uninterruptibleMask((restore) => {
+  readonly take: Effect.Effect<Uint8Array | undefined, NetError> = Effect.suspend(() => {
+    // Fast path, no mask: a chunk already queued, or the end.
+    const chunk = this.#shift()
+    if (chunk !== undefined) return Effect.succeed(chunk)
+    return this.done ? this.#final() : this.#takeWaiting
+  })
+
+  readonly #takeWaiting: Effect.Effect<Uint8Array | undefined, NetError> = Effect.uninterruptibleMask((restore) => {
     const loop: Effect.Effect<Uint8Array | undefined, NetError> = Effect.suspend(() => {
       const chunk = this.#shift()
       if (chunk !== undefined) return Effect.succeed(chunk)
