@@ -3,9 +3,10 @@
  *  1. probe() — what io_uring offers on this machine;
  *  2. a Switch with workers streaming lines through an OS pipe into a counter;
  *  3. Flow.copy of this file into a pipe (splice on io_uring) and a byte count;
- *  4. the ring's own counters: ops submitted, enter calls, completion batches.
+ *  4. env.net: an echo server on a loopback port and 100 clients, each connection in a fiber;
+ *  5. the ring's own counters: ops submitted, enter calls, completion batches.
  */
-import { Flow, Runtime, Switch, Uring } from "@effio/runtime"
+import { Flow, Net, Runtime, Switch, Uring } from "@effio/runtime"
 import { probe } from "@effio/uring-native"
 import { Effect, Option, Stream } from "effect"
 import * as fs from "node:fs"
@@ -66,6 +67,29 @@ Runtime.run((env) =>
       return { bytes, lines: yield* reader.await.pipe(Effect.flatten) }
     }))
     yield* say(`flow: copied ${copied.bytes} bytes (${copied.lines} lines) of ${self.split("/").pop()} through a pipe`)
+
+    // env.net: an echo server on an ephemeral loopback port, 100 clients at once.
+    const echoed = yield* Effect.scoped(Effect.gen(function*() {
+      const listener = yield* env.net.listen(Net.tcp("127.0.0.1", 0))
+      yield* Effect.forkScoped(env.net.runServer(listener, (flow) => Flow.copy(flow, flow)))
+      const t0 = yield* env.monoClock.now
+      const sizes = yield* Effect.forEach(
+        Array.from({ length: 100 }, (_, i) => i),
+        (i) =>
+          Effect.scoped(Effect.gen(function*() {
+            const conn = yield* env.net.connect(listener.address, { noDelay: true })
+            yield* conn.write(`hello from client ${i}\n`)
+            yield* conn.shutdown("send")
+            const buf = new Uint8Array(256)
+            let total = 0
+            for (let n = yield* conn.read(buf); n > 0; n = yield* conn.read(buf)) total += n
+            return total
+          })),
+        { concurrency: "unbounded" }
+      )
+      return { bytes: sizes.reduce((a, b) => a + b, 0), ms: Number((yield* env.monoClock.now) - t0) / 1e6, at: listener.address }
+    }))
+    yield* say(`net: 100 clients echoed ${echoed.bytes} bytes through ${Net.show(echoed.at)} in ${echoed.ms.toFixed(1)} ms`)
 
     const uring = yield* Effect.serviceOption(Uring.Uring)
     if (Option.isSome(uring)) {
