@@ -37,6 +37,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as nodePath from "node:path"
+import { payload } from "../../../test-utils/index.js"
 
 // ---------------------------------------------------------------------------------------------
 // The implementation's shape
@@ -290,20 +291,6 @@ const blackhole = Effect.gen(function*() {
   return port
 })
 
-/** Deterministic pseudo-random bytes. */
-const payload = (size: number, seed = 1): Uint8Array => {
-  const out = new Uint8Array(size)
-  let x = seed * 2654435761 >>> 0 || 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 const concat = (chunks: ReadonlyArray<Uint8Array>): Buffer => Buffer.concat(chunks.map((c) => Buffer.from(c)))
 
