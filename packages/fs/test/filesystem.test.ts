@@ -18,6 +18,7 @@ import {
   expectBadArgument,
   expectSameBytes,
   expectSystemError,
+  failureOf,
   fixture,
   isPrefix,
   payload,
@@ -944,6 +945,41 @@ describe.each(backends)("FileSystem on %s", (backend, layer) => {
         // the failed ops did not move the cursor
         expect(optStr(yield* r.readAlloc(10))).toEqual(Option.some("data"))
         expect(nfs.readFileSync(f, "utf8")).toBe("data")
+      })
+    ))
+
+  it.effect("File: fd-based errors name the path the File was opened from", () =>
+    withFs((fs, dir) =>
+      Effect.gen(function*() {
+        const f = path.join(dir, "f")
+        nfs.writeFileSync(f, "data")
+        const named = (e: { pathOrDescriptor?: string | number; description?: string | undefined }) => {
+          expect(e.pathOrDescriptor).toBe(f)
+          expect(e.description).toContain(`'${f}'`)
+        }
+        const r = yield* fs.open(f)
+        // write(2) on a read-only fd: EBADF
+        const w = yield* expectSystemError(r.write(text("x")), "BadResource")
+        named(w)
+        expect(w.method).toBe("write")
+        expect(w.description).toContain("EBADF")
+        named(yield* expectSystemError(r.writeAll(text("x")), "BadResource"))
+        named(yield* expectSystemError(r.writeAt(text("x"), 0), "BadResource"))
+        named(yield* expectSystemError(r.truncate(0), "InvalidData")) // ftruncate: EINVAL
+        const a = yield* fs.open(f, { flag: "a" })
+        named(yield* expectSystemError(a.readAlloc(4), "BadResource"))
+        named(yield* expectSystemError(a.readAt(new Uint8Array(4), 0), "BadResource"))
+        // a File used after its scope closed its fd
+        const closed = yield* Effect.scoped(fs.open(f))
+        named(yield* expectSystemError(closed.stat, "BadResource"))
+        named(yield* expectSystemError(closed.sync, "BadResource"))
+        named(yield* expectSystemError(closed.read(new Uint8Array(4)), "BadResource"))
+        // a directory opened for reading: read(2) is EISDIR
+        const d = yield* fs.open(dir)
+        const e = failureOf(yield* Effect.exit(d.readAlloc(4)))
+        expect(e._tag).toBe("SystemError")
+        expect(e._tag === "SystemError" && e.pathOrDescriptor).toBe(dir)
+        expect(e._tag === "SystemError" && e.description).toContain(`'${dir}'`)
       })
     ))
 

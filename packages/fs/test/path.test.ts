@@ -420,6 +420,31 @@ describe.each(backends)("Path on the %s backend", (_name, make) => {
       }
       expect(countFds()).toBe(before)
     }))
+
+  it.scoped("openIn / openOut Files name their path in fd-based errors", () =>
+    Effect.gen(function*() {
+      const { root, dir } = yield* rootIn(make)
+      fs.writeFileSync(path.join(dir, "f"), "data")
+      fs.mkdirSync(path.join(dir, "sub"))
+      const named = (e: { pathOrDescriptor?: string | number; description?: string | undefined }, p: string) => {
+        expect(e.pathOrDescriptor).toBe(p)
+        expect(e.description).toContain(`'${p}'`)
+      }
+      // read-only: write(2) is EBADF
+      const file = yield* Path.openIn(Path.join(root, "f"))
+      named(yield* expectFailure(file.write(new Uint8Array([1])), "BadResource"), path.join(dir, "f"))
+      // a directory opened with openIn: read(2) is EISDIR
+      const sub = yield* Path.openIn(Path.join(root, "sub"))
+      const exit = yield* Effect.exit(sub.readAlloc(4))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const e = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
+      expect(e?._tag).toBe("SystemError")
+      named(e as { pathOrDescriptor?: string | number; description?: string }, path.join(dir, "sub"))
+      // openOut: a File used after its scope closed its fd
+      const out = yield* Effect.scoped(Path.openOut(Path.join(root, "o")))
+      named(yield* expectFailure(out.writeAll(new Uint8Array([1])), "BadResource"), path.join(dir, "o"))
+      named(yield* expectFailure(out.stat, "BadResource"), path.join(dir, "o"))
+    }))
 })
 
 describe("Path on an unconfined directory (env.fs style)", () => {

@@ -1,11 +1,11 @@
-import type { PlatformError } from "@effect/platform/Error"
+import { type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
-import type { Fd } from "@effio/core"
+import type { Errors, Fd } from "@effio/core"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { constants as bufferConstants } from "node:buffer"
 import * as fs from "node:fs"
-import { badArgument, truncateLength, writeZero } from "./common.js"
+import { badArgument, ctx, truncateLength, writeZero } from "./common.js"
 
 /** The largest single read of a large `readAlloc` (see `readPieces`). */
 const READ_PIECE = 1024 * 1024
@@ -37,18 +37,50 @@ export const isSeekable = (fd: number): boolean => {
  * or failed transfer gives back the unused part unless a later op already reserved past it.
  * In append mode writes go to the end of the file (O_APPEND, position -1) and leave the
  * cursor alone. Non-seekable fds (pipes, FIFOs, ttys) use their own position (-1).
+ *
+ * A File opened from a path (`FileSystem.open`, `Path.openIn`/`openOut`) names that path in
+ * its errors (`pathOrDescriptor` and the description); one made from a bare fd names the fd.
  */
 export abstract class CursorFile implements FileSystem.File {
   readonly [FileSystem.FileTypeId]: FileSystem.FileTypeId = FileSystem.FileTypeId
   readonly fd: FileSystem.File.Descriptor
+  /** What its errors name: the path it was opened from, else the fd. */
+  readonly label: string | number
   protected position = 0
 
   constructor(
     readonly ref: Fd.FdRef,
     protected readonly append: boolean,
-    protected readonly seekable: boolean
+    protected readonly seekable: boolean,
+    /** The path the fd was opened from, when there is one. */
+    readonly path?: string | undefined
   ) {
     this.fd = FileSystem.FileDescriptor(ref.fd)
+    this.label = path ?? ref.fd
+  }
+
+  /** The error context of `method` (`syscall`) on this file: its path, else its fd. */
+  protected where(method: string, syscall: string): Errors.ErrorContext {
+    return ctx(method, syscall, this.label)
+  }
+
+  /**
+   * `effect` with its `SystemError`s naming this file's path (when it has one) instead of
+   * the fd: for the errors not built from {@link where} (a closed `FdRef`, node's messages,
+   * which name no path or fd).
+   */
+  protected named<A>(effect: Effect.Effect<A, PlatformError>): Effect.Effect<A, PlatformError> {
+    const p = this.path
+    if (p === undefined) return effect
+    return Effect.mapError(effect, (e) => {
+      if (e._tag !== "SystemError") return e
+      const description = e.description === undefined || e.description.includes(`'${p}'`)
+        ? e.description
+        : e.syscall !== undefined && e.description.endsWith(`, ${e.syscall}`)
+        ? `${e.description} '${p}'`
+        : `${e.description}, ${e.syscall ?? e.method} '${p}'`
+      return e.pathOrDescriptor === p && description === e.description ? e : new SystemError({ ...e, pathOrDescriptor: p, description })
+    })
   }
 
   abstract readonly stat: Effect.Effect<FileSystem.File.Info, PlatformError>
@@ -191,7 +223,7 @@ export abstract class CursorFile implements FileSystem.File {
     const loop = (rest: Uint8Array): Effect.Effect<void, PlatformError> =>
       rest.length === 0 ? Effect.void : Effect.flatMap(this.atCursor("writeAll", true, rest), (n) =>
         n === 0
-          ? Effect.fail(writeZero("writeAll", this.ref.fd))
+          ? Effect.fail(writeZero("writeAll", this.label))
           : loop(rest.subarray(n)))
     return loop(buffer)
   }

@@ -2,7 +2,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { Fd, type Uring } from "@effio/core"
 import * as Effect from "effect/Effect"
-import { ctx, infoFromStatx } from "./common.js"
+import { infoFromStatx } from "./common.js"
 import { C } from "./constants.js"
 import { CursorFile, isSeekable } from "./cursorFile.js"
 import { ftruncate, statxFd } from "./ringIo.js"
@@ -20,29 +20,31 @@ export class UringFile extends CursorFile {
     private readonly uring: Uring.UringService,
     ref: Fd.FdRef,
     append: boolean,
+    path?: string,
     seekable: boolean = isSeekable(ref.fd)
   ) {
-    super(ref, append, seekable)
+    super(ref, append, seekable, path)
     this.finiteOps = seekable
   }
 
   get stat(): Effect.Effect<FileSystem.File.Info, PlatformError> {
-    return Effect.map(statxFd(this.uring, this.ref, C.STATX_BASIC_STATS | C.STATX_BTIME, ctx("stat", "statx", this.ref.fd)), infoFromStatx)
+    return Effect.map(statxFd(this.uring, this.ref, C.STATX_BASIC_STATS | C.STATX_BTIME, this.where("stat", "statx")), infoFromStatx)
   }
 
   get sync(): Effect.Effect<void, PlatformError> {
-    return Effect.asVoid(this.uring.opFinite(Fd.pinned(this.ref, (r, fd, cb) => r.fsync(fd, cb)), ctx("sync", "fsync", this.ref.fd)))
+    return Effect.asVoid(this.uring.opFinite(Fd.pinned(this.ref, (r, fd, cb) => r.fsync(fd, cb)), this.where("sync", "fsync")))
   }
 
   protected io(method: string, write: boolean, buffer: Uint8Array, position: number): Effect.Effect<number, PlatformError> {
     const prep = Fd.pinned(this.ref, (r, fd, cb) =>
       write ? r.write(fd, buffer, 0, buffer.length, position, cb) : r.read(fd, buffer, 0, buffer.length, position, cb))
-    const where = ctx(method, write ? "write" : "read", this.ref.fd)
+    const where = this.where(method, write ? "write" : "read")
     return this.seekable ? this.uring.opFinite(prep, where) : this.uring.op(prep, where)
   }
 
-  // No IORING_OP_FTRUNCATE before Linux 6.9: node's ftruncate (threadpool) there.
+  // No IORING_OP_FTRUNCATE before Linux 6.9: node's ftruncate (threadpool) there, whose
+  // messages name no path (`named`).
   protected ftruncate(len: number): Effect.Effect<void, PlatformError> {
-    return ftruncate(this.uring, this.ref, len, ctx("truncate", "ftruncate", this.ref.fd))
+    return this.named(ftruncate(this.uring, this.ref, len, this.where("truncate", "ftruncate")))
   }
 }

@@ -113,7 +113,7 @@ const open = (uring: Ring) => (p: string, options?: FileSystem.OpenFileOptions):
     const flag = options?.flag ?? "r"
     return Effect.map(
       Effect.acquireRelease(Effect.map(openFd(uring, "open", p, openFlags(flag), options?.mode ?? 0o666), (fd) => fdRef(uring, fd)), (ref) => ref.close),
-      (ref) => new UringFile(uring, ref, flag.startsWith("a"))
+      (ref) => new UringFile(uring, ref, flag.startsWith("a"), p)
     )
   })
 
@@ -180,7 +180,7 @@ const copyFile = (uring: Ring) => (from: string, to: string): Effect.Effect<void
                   try: () => pipe2(CHUNK).map((fd) => fdRef(uring, fd)) as [Fd.FdRef, Fd.FdRef],
                   catch: (e) => Errors.fromNodeError(e, ctx("copyFile", "pipe2", from))
                 }),
-                ([pr, pw]) => spliceCopy(uring, src, dst, pr, pw, from),
+                ([pr, pw]) => spliceCopy(uring, src, dst, pr, pw, from, to),
                 ([pr, pw]) => Effect.zipRight(pr.close, pw.close)
               )
             )
@@ -189,11 +189,20 @@ const copyFile = (uring: Ring) => (from: string, to: string): Effect.Effect<void
         Effect.flatMap(statxFd(uring, dst, C.STATX_BASIC_STATS, ctx("copyFile", "fstat", to)), (dt) => copy(dst, dt)))
     }))
 
-const spliceCopy = (uring: Ring, src: Fd.FdRef, dst: Fd.FdRef, pr: Fd.FdRef, pw: Fd.FdRef, from: string): Effect.Effect<void, PlatformError> => {
+// Errors name the file of the splice: the source (into the pipe) or the destination (out of it).
+const spliceCopy = (
+  uring: Ring,
+  src: Fd.FdRef,
+  dst: Fd.FdRef,
+  pr: Fd.FdRef,
+  pw: Fd.FdRef,
+  from: string,
+  to: string
+): Effect.Effect<void, PlatformError> => {
   const splice = (a: Fd.FdRef, offA: number, b: Fd.FdRef, offB: number, len: number) =>
     uring.op(
       Fd.pinned(a, (ring, fdA, cb) => Fd.pinned(b, (r, fdB, done) => r.splice(fdA, offA, fdB, offB, len, 0, done))(ring, cb)),
-      ctx("copyFile", "splice", from)
+      ctx("copyFile", "splice", a === src ? from : to)
     )
   // file → pipe (n bytes), then drain the pipe into the file (maybe several splices).
   const drain = (left: number, at: number): Effect.Effect<void, PlatformError> =>
@@ -204,18 +213,18 @@ const spliceCopy = (uring: Ring, src: Fd.FdRef, dst: Fd.FdRef, pr: Fd.FdRef, pw:
   // devices: EINVAL; FIFOs: ESPIPE) fail on the first splice, before anything was written:
   // they are copied with plain reads and writes instead.
   return Effect.matchEffect(splice(src, 0, pw, -1, CHUNK), {
-    onFailure: (e) => (["EINVAL", "ESPIPE"].includes(codeOf(e)) ? readWriteCopy(uring, src, dst, from) : Effect.fail(e)),
+    onFailure: (e) => (["EINVAL", "ESPIPE"].includes(codeOf(e)) ? readWriteCopy(uring, src, dst, from, to) : Effect.fail(e)),
     onSuccess: (n) => step(0, n)
   })
 }
 
 // read → write at the current positions until EOF, 64 KiB at a time.
-const readWriteCopy = (uring: Ring, src: Fd.FdRef, dst: Fd.FdRef, from: string): Effect.Effect<void, PlatformError> =>
+const readWriteCopy = (uring: Ring, src: Fd.FdRef, dst: Fd.FdRef, from: string, to: string): Effect.Effect<void, PlatformError> =>
   Effect.suspend(() => {
     const buf = Buffer.allocUnsafeSlow(64 * 1024)
     const loop: Effect.Effect<void, PlatformError> = Effect.flatMap(
       ringRead(uring, src)(buf, -1, false, ctx("copyFile", "read", from)),
-      (n) => (n === 0 ? Effect.void : Effect.zipRight(writeAll(uring, dst, buf.subarray(0, n), -1, ctx("copyFile", "write", from)), loop))
+      (n) => (n === 0 ? Effect.void : Effect.zipRight(writeAll(uring, dst, buf.subarray(0, n), -1, ctx("copyFile", "write", to)), loop))
     )
     return loop
   })

@@ -75,7 +75,7 @@ const openRef = (method: string, p: Path, options: Cap.OpenOptions): Effect.Effe
 }
 
 const open = (p: Path, options: Cap.OpenOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
-  Effect.map(openRef("open", p, options), (ref): FileSystem.File => new NodeFile(ref, options.append))
+  Effect.map(openRef("open", p, options), (ref): FileSystem.File => new NodeFile(ref, options.append, shown(p)))
 
 const load = (p: Path): Effect.Effect<Uint8Array, PlatformError> =>
   Effect.scoped(Effect.flatMap(openRef("load", p, readOnly), (ref) => readWhole(ref, nodeRead(ref), "load", shown(p))))

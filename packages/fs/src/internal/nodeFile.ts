@@ -41,12 +41,13 @@ export const closeNodeFd = (fd: number): Effect.Effect<void> =>
 export class NodeFile extends CursorFile {
   protected readonly finiteOps = false
 
-  constructor(ref: Fd.FdRef, append: boolean, seekable: boolean = isSeekable(ref.fd)) {
-    super(ref, append, seekable)
+  constructor(ref: Fd.FdRef, append: boolean, path?: string, seekable: boolean = isSeekable(ref.fd)) {
+    super(ref, append, seekable, path)
   }
 
+  // node's messages name no path ("EBADF: bad file descriptor, write"): `named` adds it.
   private call<A>(method: string, syscall: string, f: (fd: number, cb: (err: NodeJS.ErrnoException | null, value: A) => void) => void) {
-    return this.ref.use(method, (fd) => nodeAsync<A>({ method, syscall, pathOrDescriptor: fd }, (cb) => f(fd, cb)))
+    return this.named(this.ref.use(method, (fd) => Fd.nodeAsync<A>(this.where(method, syscall), (cb) => f(fd, cb))))
   }
 
   get stat(): Effect.Effect<FileSystem.File.Info, PlatformError> {

@@ -32,7 +32,7 @@ const openRef = (method: string, p: string, flags: number, mode: number): Effect
 const open = (p: string, options?: FileSystem.OpenFileOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
   Effect.suspend(() => {
     const flag = options?.flag ?? "r"
-    return Effect.map(openRef("open", p, openFlags(flag), options?.mode ?? 0o666), (ref) => new NodeFile(ref, flag.startsWith("a")))
+    return Effect.map(openRef("open", p, openFlags(flag), options?.mode ?? 0o666), (ref) => new NodeFile(ref, flag.startsWith("a"), p))
   })
 
 const readFile = (p: string): Effect.Effect<Uint8Array, PlatformError> =>

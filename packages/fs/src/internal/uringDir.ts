@@ -100,7 +100,7 @@ const openRef = (uring: Ring, method: string, p: Path, options: Cap.OpenOptions)
   )
 
 const open = (uring: Ring) => (p: Path, options: Cap.OpenOptions): Effect.Effect<FileSystem.File, PlatformError, Scope.Scope> =>
-  Effect.map(openRef(uring, "open", p, options), (ref): FileSystem.File => new UringFile(uring, ref, options.append))
+  Effect.map(openRef(uring, "open", p, options), (ref): FileSystem.File => new UringFile(uring, ref, options.append, shown(p)))
 
 const load = (uring: Ring) => (p: Path): Effect.Effect<Uint8Array, PlatformError> =>
   Effect.scoped(Effect.flatMap(openRef(uring, "load", p, readOnly), (ref) => readWhole(ref, ringRead(uring, ref), "load", shown(p))))
