@@ -329,7 +329,7 @@ const run = async (): Promise<boolean> => {
       ratio("d' vs d: cost of returning a canceller from Effect.async", D2, D),
       ratio("c vs b: loop vs default scheduler, 1 fiber", C, B),
       ratio("b vs a: Effect uring.nop vs raw Ring.nop", B, RAW),
-      ratio(`e vs f: ${FIBERS} fibers uring.nop vs setImmediate hop`, E, F),
+      ratio(`e vs f: ${FIBERS} fibers uring.nop vs setImmediate hop`, E, F, 1),
       ratio(`e vs a': ${FIBERS} fibers uring.nop vs ${FIBERS} raw Ring.nop chains`, E, RAW32),
       ratio(`e vs e': loop vs default scheduler, ${FIBERS} fibers`, E, E2),
       ratio("g loop vs g default", G_LOOP, G_DEFAULT),

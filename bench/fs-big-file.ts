@@ -1,5 +1,6 @@
 /**
- * fs-big-file: 1 GiB `copyFile` and 1 GiB sequential `readFile` (the test file's size:
+ * fs-big-file: 1 GiB `copyFile`, 1 GiB sequential `readFile`, and `FileSystem.stream` of it in
+ * 1 MiB chunks against a `readSync` loop into fresh 1 MiB buffers (the test file's size:
  * `EFFIO_BENCH_FILE_MB`).
  *
  * One of the fs benchmarks: what they share, how they check what they read and how
@@ -10,12 +11,12 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as v8 from "node:v8"
 import { runInNewContext } from "node:vm"
-import { asBuffer, BLOCK, type CaseMeasured, type CaseResult, type EffectCase, effectFs, MiB, SEED, setups } from "./lib/fs-case.ts"
+import { asBuffer, BLOCK, type CaseMeasured, type CaseResult, type EffectCase, effectFs, MiB, SAMPLE, SEED, setups } from "./lib/fs-case.ts"
 import { caseMaker, caseRows, cpuPct, fsBenchmark, mbps, measuredOf, ratioRow, ratioTable, type Section } from "./lib/fs-report.ts"
 import type { Timing } from "./lib/measure.ts"
 import { procNotes } from "./lib/proc.ts"
 import { randomPositions } from "./lib/rand.ts"
-import { fmtNum, printTable } from "./lib/table.ts"
+import { fmtInt, fmtNum, printTable } from "./lib/table.ts"
 import { expectedAt, fileSizeFromEnv, prepareTestFile, readChunk, warmPageCache } from "./lib/testfile.ts"
 
 /** Each case runs the list this many times, interleaved with the others, and the rounds are summed. */
@@ -166,6 +167,90 @@ export const readWholePromises = async (a: BigArgs): Promise<CaseResult> => {
   return bigResult(await readWhole(a, () => fs.promises.readFile(a.file)), a.size, procNotes())
 }
 
+/** Chunk size of the stream cases. */
+const STREAM_CHUNK = MiB
+
+/**
+ * Checks the chunks of one pass over the test file as they come: every chunk non-empty, its
+ * first and last block compared with the file's bytes at its offset, the whole chunk on every
+ * SAMPLE-th; `end()` checks that the chunks add up to the file. The same checks on every
+ * stream case, so they cost each the same.
+ */
+const streamChecker = (chunk: Buffer, size: number) => {
+  let off = 0
+  let chunks = 0
+  let passChunks = 0
+  let sampled = 0
+  /** `data[from, from + len)` equals the file's bytes at `off + from` (pieces split at the 1 MiB repeat). */
+  const same = (data: Buffer, from: number, len: number): boolean => {
+    for (let k = from; k < from + len;) {
+      const at = (off + k) % MiB
+      const n = Math.min(from + len - k, MiB - at)
+      if (!data.subarray(k, k + n).equals(chunk.subarray(at, at + n))) return false
+      k += n
+    }
+    return true
+  }
+  return {
+    take: (u: Uint8Array): void => {
+      const n = u.length
+      if (n === 0) throw new Error(`empty chunk at ${off}`)
+      if (off + n > size) throw new Error(`chunks run past the end of the file (${off} + ${n} > ${size})`)
+      if (off === 0) passChunks = 0
+      const data = asBuffer(u)
+      const edge = Math.min(BLOCK, n)
+      const full = ++chunks % SAMPLE === 0
+      if (full) sampled++
+      if (full ? !same(data, 0, n) : !same(data, 0, edge) || !same(data, n - edge, edge)) {
+        throw new Error(`the chunk of ${n} bytes at ${off} differs from the file`)
+      }
+      off += n
+      passChunks++
+    },
+    end: (): void => {
+      if (off !== size) throw new Error(`the chunks add up to ${off} bytes, the file has ${size}`)
+      off = 0
+    },
+    /** Chunks of the last pass, and how many chunks were compared in full. */
+    notes: () => `${fmtInt(passChunks)} chunks a pass (${fmtNum(size / passChunks / MiB)} MiB each), ${fmtInt(sampled)} compared in full`
+  }
+}
+
+/** `FileSystem.stream(file, { chunkSize: 1 MiB })` to the end, every chunk checked as it comes. */
+export const streamEffect = async (a: BigEffectArgs): Promise<CaseResult> => {
+  warmPageCache(a.file)
+  const Effect = await import("effect/Effect")
+  const Stream = await import("effect/Stream")
+  const env = await effectFs(a)
+  const checker = streamChecker(readChunk(a.file), a.size)
+  const pass = Stream.runForEach(env.fs.stream(a.file, { chunkSize: STREAM_CHUNK }), (u) => Effect.sync(() => checker.take(u)))
+  const m = await timedIterations(a.timing, () => env.run(pass), () => checker.end())
+  const notes = `${env.notes()}; ${checker.notes()}`
+  await env.dispose()
+  return bigResult(m, a.size, notes)
+}
+
+/** Anchor: open, `readSync` into a fresh 1 MiB buffer (`Buffer.allocUnsafeSlow`, as a File's `readAlloc`) until EOF, close. */
+export const streamReadSync = async (a: BigArgs): Promise<CaseResult> => {
+  warmPageCache(a.file)
+  const checker = streamChecker(readChunk(a.file), a.size)
+  const once = async () => {
+    const fd = fs.openSync(a.file, "r")
+    try {
+      for (;;) {
+        const buf = Buffer.allocUnsafeSlow(STREAM_CHUNK)
+        const n = fs.readSync(fd, buf, 0, STREAM_CHUNK, null)
+        if (n === 0) break
+        checker.take(n === STREAM_CHUNK ? buf : buf.subarray(0, n))
+      }
+    } finally {
+      fs.closeSync(fd)
+    }
+  }
+  const m = await timedIterations(a.timing, once, () => checker.end())
+  return bigResult(m, a.size, `${procNotes()}; ${checker.notes()}`)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parent side
 
@@ -177,13 +262,16 @@ const READ_NODE = "fs.promises.readFile"
 const READ_PN = "platform-node readFile"
 const READ_EFFIO_GC = "Effio readFile (loop), gc() between runs"
 const READ_NODE_GC = "fs.promises.readFile, gc() between runs"
+const STREAM_EFFIO = "Effio stream, 1 MiB chunks (loop scheduler)"
+const STREAM_SYNC = "readSync loop into fresh 1 MiB buffers"
+const STREAM_PN = "platform-node stream, 1 MiB chunks"
 
 const section = (file: string, size: number, timing: Timing): Section => {
   const c = caseMaker(import.meta.url)
   const big: BigArgs = { file, size, timing, target: path.join(os.tmpdir(), `effio-bench-copy-${process.pid}.tmp`) }
   const { effio, node } = setups
   return {
-    title: `3. ${size / MiB} MiB copyFile (to a new file, deleted after each copy) and sequential readFile`,
+    title: `3. ${size / MiB} MiB copyFile (to a new file, deleted after each copy), sequential readFile, and FileSystem.stream in 1 MiB chunks`,
     rounds: ROUNDS,
     cases: [
       c(COPY_EFFIO, "copyEffect", { ...big, ...effio }, 600_000),
@@ -193,7 +281,10 @@ const section = (file: string, size: number, timing: Timing): Section => {
       c(READ_NODE, "readWholePromises", big, 600_000),
       c(READ_PN, "readWholeEffect", { ...big, ...node }, 600_000),
       c(READ_EFFIO_GC, "readWholeEffect", { ...big, ...effio, gcBetween: true }, 600_000),
-      c(READ_NODE_GC, "readWholePromises", { ...big, gcBetween: true }, 600_000)
+      c(READ_NODE_GC, "readWholePromises", { ...big, gcBetween: true }, 600_000),
+      c(STREAM_EFFIO, "streamEffect", { ...big, ...effio }, 600_000),
+      c(STREAM_SYNC, "streamReadSync", big, 600_000),
+      c(STREAM_PN, "streamEffect", { ...big, ...node }, 600_000)
     ],
     report: (get) => {
       const rows = (op: string, names: ReadonlyArray<string>) =>
@@ -209,7 +300,11 @@ const section = (file: string, size: number, timing: Timing): Section => {
         ], [""])
       printTable(
         ["op", "case", "MB/s", "best run MB/s", "runs", "CPU s/GiB", "CPU %", "notes"],
-        [...rows("copyFile", [COPY_EFFIO, COPY_NODE, COPY_PN]), ...rows("readFile", [READ_EFFIO, READ_NODE, READ_PN, READ_EFFIO_GC, READ_NODE_GC])],
+        [
+          ...rows("copyFile", [COPY_EFFIO, COPY_NODE, COPY_PN]),
+          ...rows("readFile", [READ_EFFIO, READ_NODE, READ_PN, READ_EFFIO_GC, READ_NODE_GC]),
+          ...rows("stream", [STREAM_EFFIO, STREAM_SYNC, STREAM_PN])
+        ],
         ["left", "left", "right", "right", "right", "right", "right", "left"]
       )
       const rate = (n: string) => {
@@ -221,13 +316,16 @@ const section = (file: string, size: number, timing: Timing): Section => {
         return m?.bestSeconds === undefined ? undefined : 1 / m.bestSeconds
       }
       ratioTable("ratio (MB/s)", [
-        ratioRow("Effio copyFile vs fs.promises.copyFile", rate(COPY_EFFIO), rate(COPY_NODE), 0.9),
+        ratioRow("Effio copyFile vs fs.promises.copyFile", rate(COPY_EFFIO), rate(COPY_NODE), 1),
         ratioRow("Effio copyFile vs platform-node", rate(COPY_EFFIO), rate(COPY_PN), undefined),
         ratioRow("Effio copyFile vs fs.promises.copyFile, best runs", best(COPY_EFFIO), best(COPY_NODE), undefined),
-        ratioRow("Effio readFile vs fs.promises.readFile", rate(READ_EFFIO), rate(READ_NODE), 0.9),
+        ratioRow("Effio readFile vs fs.promises.readFile", rate(READ_EFFIO), rate(READ_NODE), 1),
         ratioRow("Effio readFile vs platform-node", rate(READ_EFFIO), rate(READ_PN), undefined),
         ratioRow("Effio readFile vs fs.promises.readFile, best runs", best(READ_EFFIO), best(READ_NODE), undefined),
-        ratioRow("Effio readFile vs fs.promises.readFile, both with gc() between runs", rate(READ_EFFIO_GC), rate(READ_NODE_GC), undefined)
+        ratioRow("Effio readFile vs fs.promises.readFile, both with gc() between runs", rate(READ_EFFIO_GC), rate(READ_NODE_GC), undefined),
+        ratioRow("Effio stream vs readSync loop into fresh 1 MiB buffers", rate(STREAM_EFFIO), rate(STREAM_SYNC), 0.8),
+        ratioRow("Effio stream vs platform-node stream", rate(STREAM_EFFIO), rate(STREAM_PN), 3),
+        ratioRow("Effio stream vs readSync loop, best runs", best(STREAM_EFFIO), best(STREAM_SYNC), undefined)
       ])
     }
   }
@@ -235,7 +333,7 @@ const section = (file: string, size: number, timing: Timing): Section => {
 
 export const fsBigFile = fsBenchmark({
   name: "fs-big-file",
-  description: "@effio/fs FileSystem vs @effect/platform-node and node:fs: 1 GiB copyFile and readFile",
+  description: "@effio/fs FileSystem vs @effect/platform-node and node:fs: 1 GiB copyFile, readFile and stream (1 MiB chunks)",
   section: (timing) => {
     const size = fileSizeFromEnv(1024)
     return section(prepareTestFile("fs-big-file", size), size, timing)

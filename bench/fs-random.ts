@@ -1,7 +1,8 @@
 /**
- * fs-random: random 4 KiB `File.read` at 32 fibers on one handle of a page-cached file
- * (seek+read and Effio's positional `readAt`), vs `FileHandle.read` and callback `fs.read`
- * at 32 in flight.
+ * fs-random: random 4 KiB `File.read` at 32 fibers of a page-cached file, (a) each fiber on
+ * its own handle (it opens its own File, then seek+read) and (b) all on one shared handle
+ * (seek+read and Effio's positional `readAt`), vs `@effect/platform-node` doing the same,
+ * `FileHandle.read` and callback `fs.read` at 32 in flight (on one fd, and on an fd per loop).
  *
  * One of the fs benchmarks: what they share, how they check what they read and how
  * `EFFIO_BENCH_FS_CASES` picks cases is in lib/fs-report.ts.
@@ -78,14 +79,22 @@ interface RandomArgs {
   readonly timing: Timing
 }
 
+/** `shared`: every fiber (loop, chain) on one handle; `own`: each opens its own. */
+type Handles = "shared" | "own"
+
 interface RandomEffectArgs extends RandomArgs, EffectCase {
   /** `seek`: `file.seek(pos, "start")` then `file.read(buf)`; `readAt`: Effio's `file.readAt(buf, pos)`. */
   readonly mode: "seek" | "readAt"
+  readonly handles: Handles
 }
 
 type ReadAt = (buffer: Uint8Array, offset: PlatformFileSystem.SizeInput) => EffectNs.Effect<PlatformFileSystem.Size, unknown>
 
-/** DEPTH fibers on one `FileSystem.File`, each looping seek+read (or readAt) of 4 KiB. */
+/**
+ * DEPTH fibers each looping seek+read (or readAt) of 4 KiB: on one `FileSystem.File` opened
+ * before the run (`shared`), or each on a File it opens itself when it starts (`own`; no other
+ * fiber moves its cursor, so its seek+read must return exactly the block asked for).
+ */
 export const randomEffect = async (a: RandomEffectArgs): Promise<CaseResult> => {
   warmPageCache(a.file)
   const Effect = await import("effect/Effect")
@@ -93,13 +102,23 @@ export const randomEffect = async (a: RandomEffectArgs): Promise<CaseResult> => 
   const Scope = await import("effect/Scope")
   const env = await effectFs(a)
   const scope = Effect.runSync(Scope.make())
-  const file = await Effect.runPromise(Scope.extend(env.fs.open(a.file, { flag: "r" }), scope))
-  const readAt = (file as unknown as { readAt?: ReadAt }).readAt
-  if (a.mode === "readAt" && typeof readAt !== "function") throw new Error(`${a.impl}'s File has no readAt`)
-  const checker = new ReadChecker(a.file, a.mode === "readAt")
+  const openFile = Scope.extend(env.fs.open(a.file, { flag: "r" }), scope)
+  const shared = a.handles === "shared" ? await Effect.runPromise(openFile) : undefined
+  const checker = new ReadChecker(a.file, a.mode === "readAt" || a.handles === "own")
   const next = randomPositions(a.size, BLOCK, SEED)
+  let opened = 0
 
-  const worker = (counter: Counter): EffectNs.Effect<void, unknown> => {
+  const worker = (counter: Counter): EffectNs.Effect<void, unknown> =>
+    shared !== undefined
+      ? reader(shared, counter)
+      : Effect.flatMap(openFile, (file) => {
+        opened++
+        return reader(file, counter)
+      })
+
+  const reader = (file: PlatformFileSystem.File, counter: Counter): EffectNs.Effect<void, unknown> => {
+    const readAt = (file as unknown as { readAt?: ReadAt }).readAt
+    if (a.mode === "readAt" && typeof readAt !== "function") return Effect.die(new Error(`${a.impl}'s File has no readAt`))
     const buf = new Uint8Array(BLOCK)
     let pos = 0
     let i = 0
@@ -125,7 +144,9 @@ export const randomEffect = async (a: RandomEffectArgs): Promise<CaseResult> => 
   const gc = gcMeter()
   const m = await timedAsync(a.timing, (counter) =>
     env.run(Effect.forEach(Array.from({ length: DEPTH }), () => worker(counter), { concurrency: "unbounded", discard: true })))
-  const notes = `${gc.share(m.seconds)}; ${env.notes()}; ${checker.verdict(m.ops)}`
+  if (shared === undefined && opened !== DEPTH) throw new Error(`${opened} fibers opened a handle, not ${DEPTH}`)
+  const handles = shared === undefined ? `${opened} handles; ` : ""
+  const notes = `${handles}${gc.share(m.seconds)}; ${env.notes()}; ${checker.verdict(m.ops)}`
   await Effect.runPromise(Scope.close(scope, Exit.void))
   await env.dispose()
   return { ...m, notes }
@@ -155,15 +176,20 @@ export const randomFileHandle = async (a: RandomArgs): Promise<CaseResult> => {
   return { ...m, notes }
 }
 
-/** DEPTH chains of callback `fs.read`: each callback issues its chain's next read. */
-export const randomCallback = async (a: RandomArgs): Promise<CaseResult> => {
+/**
+ * DEPTH chains of callback `fs.read`: each callback issues its chain's next read. `own`: each
+ * chain on an fd of its own (opened before the run), else all on one.
+ */
+export const randomCallback = async (a: RandomArgs & { readonly handles: Handles }): Promise<CaseResult> => {
   warmPageCache(a.file)
-  const fd = fs.openSync(a.file, "r")
+  const fds = Array.from({ length: a.handles === "own" ? DEPTH : 1 }, () => fs.openSync(a.file, "r"))
+  let chain = 0
   const checker = new ReadChecker(a.file, true)
   const next = randomPositions(a.size, BLOCK, SEED)
   const gc = gcMeter()
   const m = await timedAsync(a.timing, (counter) =>
     chains(DEPTH, counter, (counter, resolve, reject) => {
+      const fd = fds[chain++ % fds.length]!
       const buf = new Uint8Array(BLOCK)
       let pos = 0
       let i = 0
@@ -185,48 +211,56 @@ export const randomCallback = async (a: RandomArgs): Promise<CaseResult> => {
       }
       issue()
     }))
-  const notes = `${gc.share(m.seconds)}; ${procNotes()}; ${checker.verdict(m.ops)}`
-  fs.closeSync(fd)
+  const notes = `${fds.length} fd${fds.length === 1 ? "" : "s"}; ${gc.share(m.seconds)}; ${procNotes()}; ${checker.verdict(m.ops)}`
+  for (const fd of fds) fs.closeSync(fd)
   return { ...m, notes }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Parent side
 
-const EFFIO_SEEK = "Effio seek+read (loop scheduler)"
-const EFFIO_READAT = "Effio readAt (loop scheduler)"
-const EFFIO_SEEK_DEF = "Effio seek+read (default scheduler)"
-const EFFIO_READAT_DEF = "Effio readAt (default scheduler)"
-const EFFIO_SEEK_NP = "Effio seek+read (loop, V8 no pretenuring)"
-const EFFIO_READAT_NP = "Effio readAt (loop, V8 no pretenuring)"
-const PN_SEEK = "platform-node seek+read"
-const FH = "node FileHandle.read"
-const CB = "node fs.read (callback)"
+const EFFIO_OWN = "(a) Effio seek+read, own handle per fiber (loop scheduler)"
+const PN_OWN = "(a) platform-node seek+read, own handle per fiber"
+const CB_OWN = "(a) node fs.read (callback), own fd per loop"
+const EFFIO_SEEK = "(b) Effio seek+read (loop scheduler)"
+const EFFIO_READAT = "(b) Effio readAt (loop scheduler)"
+const EFFIO_SEEK_DEF = "(b) Effio seek+read (default scheduler)"
+const EFFIO_READAT_DEF = "(b) Effio readAt (default scheduler)"
+const EFFIO_SEEK_NP = "(b) Effio seek+read (loop, V8 no pretenuring)"
+const EFFIO_READAT_NP = "(b) Effio readAt (loop, V8 no pretenuring)"
+const PN_SEEK = "(b) platform-node seek+read"
+const FH = "(b) node FileHandle.read"
+const CB = "(b) node fs.read (callback)"
 
 const section = (file: string, size: number, timing: Timing): Section => {
   const c = caseMaker(import.meta.url)
   const rr: RandomArgs = { file, size, timing }
+  const own = { ...rr, handles: "own" } as const
+  const shared = { ...rr, handles: "shared" } as const
   const { effio, effioDefault, effioNoPretenure, node } = setups
   return {
-    title: `1. random 4 KiB File.read, ${DEPTH} fibers/loops on one handle of a ${size / MiB} MiB page-cached file`,
+    title: `1. random 4 KiB File.read, ${DEPTH} fibers/loops of a ${size / MiB} MiB page-cached file: (a) each on its own handle, (b) all on one handle`,
     rounds: 1,
     cases: [
-      c(EFFIO_SEEK, "randomEffect", { ...rr, ...effio, mode: "seek" }),
-      c(EFFIO_READAT, "randomEffect", { ...rr, ...effio, mode: "readAt" }),
-      c(EFFIO_SEEK_DEF, "randomEffect", { ...rr, ...effioDefault, mode: "seek" }),
-      c(EFFIO_READAT_DEF, "randomEffect", { ...rr, ...effioDefault, mode: "readAt" }),
-      c(EFFIO_SEEK_NP, "randomEffect", { ...rr, ...effioNoPretenure, mode: "seek" }),
-      c(EFFIO_READAT_NP, "randomEffect", { ...rr, ...effioNoPretenure, mode: "readAt" }),
-      c(PN_SEEK, "randomEffect", { ...rr, ...node, mode: "seek" }),
+      c(EFFIO_OWN, "randomEffect", { ...own, ...effio, mode: "seek" }),
+      c(PN_OWN, "randomEffect", { ...own, ...node, mode: "seek" }),
+      c(CB_OWN, "randomCallback", own),
+      c(EFFIO_SEEK, "randomEffect", { ...shared, ...effio, mode: "seek" }),
+      c(EFFIO_READAT, "randomEffect", { ...shared, ...effio, mode: "readAt" }),
+      c(EFFIO_SEEK_DEF, "randomEffect", { ...shared, ...effioDefault, mode: "seek" }),
+      c(EFFIO_READAT_DEF, "randomEffect", { ...shared, ...effioDefault, mode: "readAt" }),
+      c(EFFIO_SEEK_NP, "randomEffect", { ...shared, ...effioNoPretenure, mode: "seek" }),
+      c(EFFIO_READAT_NP, "randomEffect", { ...shared, ...effioNoPretenure, mode: "readAt" }),
+      c(PN_SEEK, "randomEffect", { ...shared, ...node, mode: "seek" }),
       c(FH, "randomFileHandle", rr),
-      c(CB, "randomCallback", rr)
+      c(CB, "randomCallback", shared)
     ],
     report: (get) => {
       printTable(
         ["case", "ops/s", "CPU µs/op", "CPU %", "notes"],
         caseRows(
           get,
-          [EFFIO_SEEK, EFFIO_READAT, EFFIO_SEEK_DEF, EFFIO_READAT_DEF, EFFIO_SEEK_NP, EFFIO_READAT_NP, PN_SEEK, FH, CB],
+          [EFFIO_OWN, PN_OWN, CB_OWN, EFFIO_SEEK, EFFIO_READAT, EFFIO_SEEK_DEF, EFFIO_READAT_DEF, EFFIO_SEEK_NP, EFFIO_READAT_NP, PN_SEEK, FH, CB],
           5,
           (n, m) => [n, fmtInt(m.opsPerSec), fmtNum(m.cpuUsPerOp), cpuPct(m), m.notes ?? ""]
         ),
@@ -234,15 +268,19 @@ const section = (file: string, size: number, timing: Timing): Section => {
       )
       const ops = (n: string) => measuredOf(get(n))?.opsPerSec
       ratioTable("ratio (ops/s)", [
-        ratioRow("Effio seek+read vs platform-node", ops(EFFIO_SEEK), ops(PN_SEEK), 8),
-        ratioRow("Effio seek+read vs FileHandle.read", ops(EFFIO_SEEK), ops(FH), 3),
-        ratioRow("Effio seek+read vs callback fs.read (stretch)", ops(EFFIO_SEEK), ops(CB), 1),
-        ratioRow("Effio readAt vs platform-node", ops(EFFIO_READAT), ops(PN_SEEK), undefined),
-        ratioRow("Effio readAt vs FileHandle.read", ops(EFFIO_READAT), ops(FH), undefined),
-        ratioRow("Effio readAt vs callback fs.read", ops(EFFIO_READAT), ops(CB), undefined),
-        ratioRow("Effio seek+read, default scheduler vs platform-node", ops(EFFIO_SEEK_DEF), ops(PN_SEEK), undefined),
-        ratioRow("Effio seek+read, no pretenuring vs FileHandle.read", ops(EFFIO_SEEK_NP), ops(FH), undefined),
-        ratioRow("Effio readAt, no pretenuring vs callback fs.read", ops(EFFIO_READAT_NP), ops(CB), undefined)
+        ratioRow("(a) own handles: Effio seek+read vs platform-node", ops(EFFIO_OWN), ops(PN_OWN), 8),
+        ratioRow("(a) own handles: Effio seek+read vs callback fs.read", ops(EFFIO_OWN), ops(CB_OWN), 1),
+        ratioRow("(b) one handle: Effio seek+read vs platform-node", ops(EFFIO_SEEK), ops(PN_SEEK), 8),
+        ratioRow("(b) one handle: Effio seek+read vs callback fs.read", ops(EFFIO_SEEK), ops(CB), 1),
+        ratioRow("(b) one handle: Effio seek+read vs FileHandle.read", ops(EFFIO_SEEK), ops(FH), 3),
+        ratioRow("(a) vs (b): Effio own handles vs one handle", ops(EFFIO_OWN), ops(EFFIO_SEEK), undefined),
+        ratioRow("(a) own handles: Effio seek+read vs callback fs.read on one fd", ops(EFFIO_OWN), ops(CB), undefined),
+        ratioRow("(b) Effio readAt vs platform-node", ops(EFFIO_READAT), ops(PN_SEEK), undefined),
+        ratioRow("(b) Effio readAt vs FileHandle.read", ops(EFFIO_READAT), ops(FH), undefined),
+        ratioRow("(b) Effio readAt vs callback fs.read", ops(EFFIO_READAT), ops(CB), undefined),
+        ratioRow("(b) Effio seek+read, default scheduler vs platform-node", ops(EFFIO_SEEK_DEF), ops(PN_SEEK), undefined),
+        ratioRow("(b) Effio seek+read, no pretenuring vs FileHandle.read", ops(EFFIO_SEEK_NP), ops(FH), undefined),
+        ratioRow("(b) Effio readAt, no pretenuring vs callback fs.read", ops(EFFIO_READAT_NP), ops(CB), undefined)
       ])
     }
   }
@@ -250,7 +288,7 @@ const section = (file: string, size: number, timing: Timing): Section => {
 
 export const fsRandom = fsBenchmark({
   name: "fs-random",
-  description: "@effio/fs FileSystem vs @effect/platform-node and node:fs: random 4 KiB File.read at 32 fibers on one handle",
+  description: "@effio/fs FileSystem vs @effect/platform-node and node:fs: random 4 KiB File.read at 32 fibers, a handle each and one shared",
   section: (timing) => {
     const size = fileSizeFromEnv(1024)
     return section(prepareTestFile("fs-random", size), size, timing)
