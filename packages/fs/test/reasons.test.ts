@@ -21,8 +21,8 @@ const failures = (fs: FileSystem.FileSystem, dir: string) => {
     ["EINVAL: readLink of a regular file", "InvalidData", () => fs.readLink(f)],
     ["EBADF: reading a write-only File", "BadResource", () => Effect.scoped(Effect.flatMap(fs.open(f, { flag: "a" }), (h) => h.readAlloc(4)))],
     ["EBADF: writing a read-only File", "BadResource", () => Effect.scoped(Effect.flatMap(fs.open(f), (h) => h.writeAll(new Uint8Array(1))))],
-    ["EINVAL: truncating a read-only File", "InvalidData", () => Effect.scoped(Effect.flatMap(fs.open(f), (h) => h.truncate(0)))],
-    ["EINVAL: utimes with an invalid date", "InvalidData", () => fs.utimes(f, new Date(Number.NaN), new Date(Number.NaN))]
+    ["EINVAL: truncating a read-only File", "InvalidData", () => Effect.scoped(Effect.flatMap(fs.open(f), (h) => h.truncate(0)))]
+    // (utimes with an invalid date is EINVAL on Node 20 only: Node 22 and 24 accept NaN dates.)
   ] as const
 }
 

@@ -190,10 +190,10 @@ export const fromSocket = (socket: net.Socket, fallback: StreamAddress, role: "c
         socket.write(bytes, (err) => {
           if (err) {
             // ERR_STREAM_DESTROYED and the like: a write queued in node when the socket went.
+            // Node 22+ reports the write libuv cancelled at the destroy as ECANCELED.
             const code = (err as { code?: unknown }).code
-            resume(Effect.fail(
-              typeof code === "string" && code.startsWith("ERR_") ? netError("EPIPE", "send", peer, err) : nodeError(err, "send", peer)
-            ))
+            const cut = typeof code === "string" && (code.startsWith("ERR_") || (code === "ECANCELED" && socket.destroyed))
+            resume(Effect.fail(cut ? netError("EPIPE", "send", peer, err) : nodeError(err, "send", peer)))
           } else if (socket.destroyed && !sent) resume(Effect.fail(netError("EPIPE", "send", peer)))
           else resume(Effect.void)
         })
