@@ -2,7 +2,7 @@
 // temp dirs, fd counting, payloads, byte comparisons, and child processes running
 // TypeScript fixtures with the tsx loader.
 import { expect } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -63,6 +63,49 @@ export const concat = (parts: ReadonlyArray<Uint8Array>, total = parts.reduce((a
   }
   return out
 }
+
+/** Anything read like a Flow source: `read(buf)` gives the bytes read, 0 at the end. */
+export interface Readable<E> {
+  readonly read: (buf: Uint8Array) => Effect.Effect<number, E>
+}
+
+/**
+ * Reads `source` to its end with `chunk`-sized reads: all bytes, in order. Past `limit`
+ * bytes it fails instead (a peer that never ends must not fill the memory of a test).
+ */
+export const readToEnd = <E>(
+  source: Readable<E>,
+  options: { readonly chunk?: number; readonly limit?: number } = {}
+): Effect.Effect<Uint8Array, E | Error> =>
+  Effect.suspend(() => {
+    const buf = new Uint8Array(options.chunk ?? 64 * 1024)
+    const limit = options.limit ?? Number.POSITIVE_INFINITY
+    const parts: Array<Uint8Array> = []
+    let total = 0
+    const loop: Effect.Effect<Uint8Array, E | Error> = Effect.flatMap(source.read(buf), (n) => {
+      if (n === 0) return Effect.sync(() => concat(parts, total))
+      parts.push(buf.slice(0, n))
+      total += n
+      return total > limit ? Effect.fail(new Error(`more than ${limit} bytes`)) : loop
+    })
+    return loop
+  })
+
+/** Writes `data` from another fiber, half-closes, and reads the whole reply. */
+export const roundTrip = <E>(
+  conn: Readable<E> & {
+    readonly write: (data: Uint8Array | string) => Effect.Effect<void, E>
+    readonly shutdown: (how: "send") => Effect.Effect<void, E>
+  },
+  data: Uint8Array | string,
+  limit = 64 * 1024 * 1024
+): Effect.Effect<Uint8Array, E | Error> =>
+  Effect.gen(function*() {
+    const writer = yield* Effect.fork(Effect.zipRight(conn.write(data), conn.shutdown("send")))
+    const reply = yield* readToEnd(conn, { limit })
+    yield* Fiber.join(writer)
+    return reply
+  })
 
 /** Asserts `actual` equals `expected` byte for byte, without printing megabytes when they differ. */
 export const expectSameBytes = (actual: Uint8Array, expected: Uint8Array): void => {

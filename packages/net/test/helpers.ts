@@ -6,10 +6,10 @@ import { Effect, Layer, Option } from "effect"
 import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
-import { concat, countFds } from "../../../test-utils/index.js"
+import { countFds, readToEnd } from "../../../test-utils/index.js"
 import { Net } from "../src/index.js"
 
-export { concat, countFds, expectSameBytes, makeTempDir, payload } from "../../../test-utils/index.js"
+export { concat, countFds, expectSameBytes, makeTempDir, payload, roundTrip } from "../../../test-utils/index.js"
 
 /** `describe.each(backends)`: every test runs on io_uring (the loop's ring) and on node. */
 export const backends = [
@@ -38,18 +38,7 @@ export const netTest = <A, E>(
 
 /** Reads `conn` to end of stream (at most `limit` bytes, then it fails). */
 export const readAll = (conn: Net.Connection, limit = 256 * 1024 * 1024): Effect.Effect<Uint8Array, Net.NetError | Error> =>
-  Effect.suspend(() => {
-    const buf = new Uint8Array(64 * 1024)
-    const parts: Array<Uint8Array> = []
-    let total = 0
-    const loop: Effect.Effect<Uint8Array, Net.NetError | Error> = Effect.flatMap(conn.read(buf), (n) => {
-      if (n === 0) return Effect.sync(() => concat(parts, total))
-      parts.push(buf.slice(0, n))
-      total += n
-      return total > limit ? Effect.fail(new Error(`more than ${limit} bytes`)) : loop
-    })
-    return loop
-  })
+  readToEnd(conn, { limit })
 
 /** Reads exactly `n` bytes (fails at an early end of stream). */
 export const readExactly = (conn: Net.Connection, n: number): Effect.Effect<Uint8Array, Net.NetError | Error> =>

@@ -23,6 +23,7 @@ import {
   rawClient,
   rawServer,
   readAll,
+  roundTrip,
   readExactly,
   ringOf,
   settledFds,
@@ -36,13 +37,14 @@ const MiB = 1024 * 1024
 /** An echo server on `listener` for the scope (Flow.copy of each connection onto itself). */
 const echoServer = (listener: Net.Listener) => Effect.forkScoped(Net.runServer(listener, (flow) => Flow.copy(flow, flow)))
 
-/** Writes `data` (from another fiber), half-closes, and reads the whole reply. */
-const roundTrip = (conn: Net.Connection, data: Uint8Array | string) =>
+/** Writes 64 KiB every 5 ms, at most 100 times: to a reset peer, until the typed failure. */
+const writeUntilFailure = (conn: Net.Connection) =>
   Effect.gen(function*() {
-    const writer = yield* Effect.fork(Effect.zipRight(conn.write(data), conn.shutdown("send")))
-    const reply = yield* readAll(conn)
-    yield* Fiber.join(writer)
-    return reply
+    const chunk = new Uint8Array(64 * 1024)
+    for (let i = 0; i < 100; i++) {
+      yield* conn.write(chunk)
+      yield* Effect.sleep(5)
+    }
   })
 
 /** The failure of `effect` (it must fail with a NetError, not a defect nor an interruption). */
@@ -145,13 +147,7 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
         syscall: "recv"
       })
       // The next write: a typed failure (EPIPE or ECONNRESET), never a defect; bounded tries.
-      const chunk = new Uint8Array(64 * 1024)
-      const writeError = yield* netFailure(Effect.gen(function*() {
-        for (let i = 0; i < 100; i++) {
-          yield* conn.write(chunk)
-          yield* Effect.sleep(5)
-        }
-      }))
+      const writeError = yield* netFailure(writeUntilFailure(conn))
       expect(writeError.reason).toBe("ConnectionReset")
       expect(["EPIPE", "ECONNRESET"]).toContain(writeError.errno)
       expect(writeError.syscall).toBe("send")
@@ -162,13 +158,7 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
       const peer = yield* rawServer(HOST, (s) => setTimeout(() => s.resetAndDestroy(), 20))
       const conn = yield* Net.connect(Net.tcp(HOST, peer.port))
       yield* Effect.sleep(150)
-      const chunk = new Uint8Array(64 * 1024)
-      const e = yield* netFailure(Effect.gen(function*() {
-        for (let i = 0; i < 100; i++) {
-          yield* conn.write(chunk)
-          yield* Effect.sleep(5)
-        }
-      }))
+      const e = yield* netFailure(writeUntilFailure(conn))
       expect(e.reason).toBe("ConnectionReset")
       // The read side saw the reset too (or, had nothing been pending, an error all the same).
       const r = yield* netFailure(conn.read(new Uint8Array(16)))

@@ -8,7 +8,7 @@ import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { concat, makeTempDir } from "../../../test-utils/index.js"
+import { makeTempDir, readToEnd } from "../../../test-utils/index.js"
 
 export * from "../../../test-utils/index.js"
 
@@ -36,16 +36,5 @@ export const openFd = (file: string, flags: string | number = "r"): Effect.Effec
     }))
 
 /** Reads `source` until end of input (read → 0) with `chunk`-sized reads; all bytes, in order. */
-export const readAll = (source: Stdenv.Source, chunk = 64 * 1024): Effect.Effect<Uint8Array, PlatformError> =>
-  Effect.suspend(() => {
-    const parts: Array<Uint8Array> = []
-    let total = 0
-    const buf = new Uint8Array(chunk)
-    const loop: Effect.Effect<Uint8Array, PlatformError> = Effect.flatMap(source.read(buf), (n) => {
-      if (n === 0) return Effect.sync(() => concat(parts, total))
-      parts.push(buf.slice(0, n))
-      total += n
-      return loop
-    })
-    return loop
-  })
+export const readAll = (source: Stdenv.Source, chunk = 64 * 1024): Effect.Effect<Uint8Array, PlatformError | Error> =>
+  readToEnd(source, { chunk })

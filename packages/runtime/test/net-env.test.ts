@@ -3,10 +3,10 @@
 // on 127.0.0.1 and a Unix socket in a temp dir; every wait is bounded.
 import { describe, expect, it } from "@effect/vitest"
 import { Flow, Net, Runtime, Stdenv } from "@effio/runtime"
-import { Effect, Fiber } from "effect"
+import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { expectSameBytes, payload, tempDir } from "./helpers.js"
+import { expectSameBytes, payload, readToEnd, roundTrip, tempDir } from "./helpers.js"
 
 import { captureNodeNotice } from "../../../test-utils/index.js"
 
@@ -14,36 +14,6 @@ import { captureNodeNotice } from "../../../test-utils/index.js"
 captureNodeNotice()
 
 const decoder = new TextDecoder()
-
-const readAll = (conn: Net.Connection): Effect.Effect<Uint8Array, Net.NetError | Error> =>
-  Effect.suspend(() => {
-    const buf = new Uint8Array(64 * 1024)
-    const parts: Array<Uint8Array> = []
-    let total = 0
-    const loop: Effect.Effect<Uint8Array, Net.NetError | Error> = Effect.flatMap(conn.read(buf), (n) => {
-      if (n === 0) {
-        const out = new Uint8Array(total)
-        let off = 0
-        for (const p of parts) {
-          out.set(p, off)
-          off += p.length
-        }
-        return Effect.succeed(out)
-      }
-      parts.push(buf.slice(0, n))
-      total += n
-      return total > 64 * 1024 * 1024 ? Effect.fail(new Error("too much")) : loop
-    })
-    return loop
-  })
-
-const roundTrip = (conn: Net.Connection, data: Uint8Array | string) =>
-  Effect.gen(function*() {
-    const writer = yield* Effect.fork(Effect.zipRight(conn.write(data), conn.shutdown("send")))
-    const reply = yield* readAll(conn)
-    yield* Fiber.join(writer)
-    return reply
-  })
 
 const bounded = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.disconnect(effect).pipe(Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => new Error("timed out") }))
@@ -86,7 +56,7 @@ describe.each(["io_uring", "node"] as const)("env.net on the %s backend", (backe
         const server = yield* env.net.accept(listener)
         yield* client.write("ping")
         yield* client.shutdown("send")
-        expect(decoder.decode(yield* readAll(server))).toBe("ping")
+        expect(decoder.decode(yield* readToEnd(server))).toBe("ping")
       }))
       expect(fs.existsSync(file)).toBe(false)
       const e = yield* Effect.flip(env.net.connect(Net.unix(file)))
