@@ -106,15 +106,19 @@ Napi::Value NameOf(const Napi::CallbackInfo& info, const char* syscall) {
 Napi::Value GetSockName(const Napi::CallbackInfo& info) { return NameOf<getsockname>(info, "getsockname"); }
 Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return NameOf<getpeername>(info, "getpeername"); }
 
+// The (fd, level, name) both socket-option calls start with.
+bool GetSockOptTarget(Napi::Env env, const Napi::CallbackInfo& info, int* fd, int64_t* level, int64_t* name) {
+  return GetFd(env, info[0], "fd", fd) && GetInt(env, info[1], "level", 0, INT32_MAX, level) &&
+         GetInt(env, info[2], "name", 0, INT32_MAX, name);
+}
+
 // setsockopt(fd, level, name, value): value an integer (an int option) or bytes (a struct
 // option, e.g. struct linger).
 Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = -1;
   int64_t level = 0, name = 0;
-  if (!GetFd(env, info[0], "fd", &fd)) return Napi::Value();
-  if (!GetInt(env, info[1], "level", 0, INT32_MAX, &level)) return Napi::Value();
-  if (!GetInt(env, info[2], "name", 0, INT32_MAX, &name)) return Napi::Value();
+  if (!GetSockOptTarget(env, info, &fd, &level, &name)) return Napi::Value();
   int r;
   if (info[3].IsNumber() || info[3].IsBoolean()) {
     int64_t value = 0;
@@ -144,9 +148,7 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = -1;
   int64_t level = 0, name = 0;
-  if (!GetFd(env, info[0], "fd", &fd)) return Napi::Value();
-  if (!GetInt(env, info[1], "level", 0, INT32_MAX, &level)) return Napi::Value();
-  if (!GetInt(env, info[2], "name", 0, INT32_MAX, &name)) return Napi::Value();
+  if (!GetSockOptTarget(env, info, &fd, &level, &name)) return Napi::Value();
   int v = 0;
   socklen_t len = sizeof(v);
   if (getsockopt(fd, static_cast<int>(level), static_cast<int>(name), &v, &len) != 0)
