@@ -156,6 +156,22 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, v);
 }
 
+// trySend(fd, buffer, offset, length) -> bytes sent, or -errno (-EAGAIN when the socket
+// buffer is full). A send(2) with MSG_DONTWAIT | MSG_NOSIGNAL on the loop thread: it never
+// blocks, and when it takes every byte the caller's write is done without an SQE, a CQE and a
+// fiber suspension (see @effio/net's sender for the measured gain). A bad argument throws.
+Napi::Value TrySend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = -1;
+  uint8_t* ptr = nullptr;
+  uint32_t n = 0;
+  if (!GetFd(env, info[0], "fd", &fd) || !GetRange(env, info[1], info[2], info[3], &ptr, &n)) return Napi::Value();
+  ssize_t r;
+  do r = send(fd, ptr, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (r < 0 && errno == EINTR);
+  return Napi::Number::New(env, r < 0 ? -errno : static_cast<double>(r));
+}
+
 // encodeSockaddr(address) -> Uint8Array of the sockaddr (tests, and callers that keep one).
 Napi::Value EncodeSockAddr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -243,6 +259,7 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("getpeername", Napi::Function::New(env, GetPeerName));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt));
+  exports.Set("trySend", Napi::Function::New(env, TrySend));
   exports.Set("encodeSockaddr", Napi::Function::New(env, EncodeSockAddr));
   exports.Set("decodeSockaddr", Napi::Function::New(env, DecodeSockAddr));
 }

@@ -293,6 +293,7 @@ interface Addon {
   getpeername?: (fd: number) => SocketAddress | undefined
   setsockopt?: (fd: number, level: number, name: number, value: number | boolean | Bytes) => void
   getsockopt?: (fd: number, level: number, name: number) => number
+  trySend?: (fd: number, buffer: Bytes, offset: number, length: number) => number
   encodeSockaddr?: (address: SocketAddress) => Uint8Array
   decodeSockaddr?: (bytes: Bytes) => SocketAddress | undefined
 }
@@ -504,7 +505,9 @@ const systemError = (error: unknown): unknown => {
   return error
 }
 
-const netCall = <K extends "getsockname" | "getpeername" | "setsockopt" | "getsockopt" | "encodeSockaddr" | "decodeSockaddr">(
+const netCall = <
+  K extends "getsockname" | "getpeername" | "setsockopt" | "getsockopt" | "trySend" | "encodeSockaddr" | "decodeSockaddr"
+>(
   name: K
 ): NonNullable<Addon[K]> => {
   const fn = loaded.addon?.[name]
@@ -548,6 +551,20 @@ export const setsockopt = (fd: number, level: number, name: number, value: numbe
     throw systemError(e)
   }
 }
+
+/**
+ * A non-blocking `send(2)` on the calling thread (`MSG_DONTWAIT | MSG_NOSIGNAL`): the bytes
+ * sent (possibly fewer than `length`), or a negative errno (`-EAGAIN` when the socket's send
+ * buffer is full; then send through the ring, which waits). For a sender whose queue is
+ * empty, so the bytes keep their order. Throws TypeError/RangeError for a bad argument.
+ *
+ * @example
+ * const n = trySend(fd, bytes, 0, bytes.length)
+ * if (n === bytes.length) return // done, no SQE
+ */
+export const trySend = (fd: number, buffer: Bytes, offset: number, length: number): number =>
+  (trySendFn ??= netCall("trySend"))(fd, buffer, offset, length)
+let trySendFn: NonNullable<Addon["trySend"]> | undefined
 
 /** `getsockopt(2)` of an int option (`SO_ERROR`, `SO_RCVBUF`, ...). */
 export const getsockopt = (fd: number, level: number, name: number): number => {

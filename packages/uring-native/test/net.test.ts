@@ -23,8 +23,10 @@ import {
   setsockopt,
   socketConstants as S,
   type SocketAddress,
+  trySend,
   UnsupportedOpError
 } from "../src/index.js"
+import { expectSameBytes } from "../../../test-utils/index.js"
 import { closeNow, closeTracked, gc, makeTempDir, pseudoRandomBytes, removeTempDirs, run, runFull, sleep, track } from "./helpers.js"
 
 const MiB = 1 << 20
@@ -285,6 +287,37 @@ describe("TCP", () => {
     expect((await recvUpTo(ring, client, 100)).toString()).toBe("reply")
     // Writing after SHUT_WR fails with EPIPE.
     expect(await run((cb) => ring.send(client, msg, 0, msg.length, 0, cb))).toBe(-errno.EPIPE!)
+  })
+
+  it("trySend: a non-blocking send on the caller's thread; -EAGAIN once the buffer is full, the bytes intact", async () => {
+    const { client, server } = await connectedPair(ring, loopback(4))
+    setsockopt(client, S.SOL_SOCKET, S.SO_SNDBUF, 64 * 1024)
+    const data = pseudoRandomBytes(8 * MiB, 41)
+    // The peer does not read: the socket buffers fill, a send returns short, then -EAGAIN.
+    let off = 0
+    let last = 0
+    for (let i = 0; i < 10_000 && off < data.length; i++) {
+      last = trySend(client, data, off, Math.min(256 * 1024, data.length - off))
+      if (last < 0) break
+      off += last
+    }
+    expect(last).toBe(-errno.EAGAIN!)
+    expect(off).toBeGreaterThan(0)
+    expect(off).toBeLessThan(data.length)
+    // The rest through the ring (which waits for room) while the peer reads everything.
+    const rest = sendAll(ring, client, data.subarray(off))
+    const got = await recvUpTo(ring, server, data.length)
+    await rest
+    expectSameBytes(got, data)
+    // Bad arguments throw before the syscall; a closed or non-socket fd is a negative errno.
+    expect(() => trySend(client, data, -1, 1)).toThrow(RangeError)
+    expect(() => trySend(client, data, 0, data.length + 1)).toThrow(RangeError)
+    expect(() => trySend(client, "bytes" as never, 0, 1)).toThrow(TypeError)
+    expect(() => trySend(-1, data, 0, 1)).toThrow(RangeError)
+    const file = fs.openSync(path.join(dir, "f"), "w")
+    expect(trySend(file, data, 0, 1)).toBe(-errno.ENOTSOCK!)
+    fs.closeSync(file)
+    expect(trySend(file, data, 0, 1)).toBe(-errno.EBADF!)
   })
 
   it("connect to a closed port: -ECONNREFUSED", async () => {

@@ -35,6 +35,13 @@ export interface ConnectionParts {
   readonly fd: number | undefined
 }
 
+// A connection's inbox, for the in-package consumers that attach to it instead of reading
+// (the Socket adapter); not part of the Connection a user sees.
+const inboxes = new WeakMap<Connection, Inbox>()
+
+/** The inbox feeding `conn` (every Connection made by {@link makeConnection} has one). */
+export const inboxOf = (conn: Connection): Inbox => inboxes.get(conn)!
+
 export const makeConnection = (parts: ConnectionParts): Connection => {
   let leftover: Uint8Array | undefined
   const readChunk: Effect.Effect<Uint8Array | undefined, NetError> = Effect.suspend(() => {
@@ -57,7 +64,7 @@ export const makeConnection = (parts: ConnectionParts): Connection => {
   }
   const source = Flow.makeSource<NetError>(read, parts.close)
   const sink = Flow.makeSink<NetError>(write, parts.close)
-  return {
+  const conn: Connection = {
     ...source,
     ...sink,
     readChunk,
@@ -66,4 +73,6 @@ export const makeConnection = (parts: ConnectionParts): Connection => {
     local: parts.local,
     fd: parts.fd
   }
+  inboxes.set(conn, parts.inbox)
+  return conn
 }

@@ -11,7 +11,15 @@ export const HIGH_WATER = 1024 * 1024
 /** Unread bytes below which a paused producer is resumed (256 KiB). */
 export const LOW_WATER = 256 * 1024
 
+/** Where an attached inbox delivers: chunks in order, then at most one of end or fail. */
+export interface InboxListener {
+  readonly chunk: (chunk: Uint8Array) => void
+  readonly end: () => void
+  readonly fail: (error: NetError) => void
+}
+
 export class Inbox {
+  #listener: InboxListener | undefined
   #chunks: Array<Uint8Array> = []
   #head = 0
   #bytes = 0
@@ -43,12 +51,13 @@ export class Inbox {
   /** A chunk from the peer; the inbox owns it from now on. */
   push(chunk: Uint8Array): void {
     if (this.done || chunk.length === 0) return
-    this.#chunks.push(chunk)
     this.#bytes += chunk.length
     if (!this.#paused && this.#bytes >= this.highWater) {
       this.#paused = true
       this.pause()
     }
+    if (this.#listener !== undefined) return this.#listener.chunk(chunk)
+    this.#chunks.push(chunk)
     this.#wake()
   }
 
@@ -56,6 +65,7 @@ export class Inbox {
   end(): void {
     if (this.done) return
     this.#ended = true
+    if (this.#listener !== undefined) return this.#listener.end()
     this.#wake()
   }
 
@@ -63,7 +73,43 @@ export class Inbox {
   fail(error: NetError): void {
     if (this.done) return
     this.#failure = error
+    if (this.#listener !== undefined) return this.#listener.fail(error)
     this.#wake()
+  }
+
+  /**
+   * Push mode, for a consumer that is called back rather than reading (the Socket interface,
+   * which forks a handler per chunk as NodeSocket does from its 'data' events): what is
+   * queued now and every later chunk go to `listener`, straight from the producer's callback,
+   * and `take` is no longer used. A delivered chunk still counts against the bounds until the
+   * listener `release`s its bytes, so the producer is paused while handlers hold `highWater`.
+   * Measured (in-process Socket ping-pong, 64 connections): the reader fiber this replaces
+   * parked and resumed once per chunk and cost more than the handler fork itself.
+   */
+  attach(listener: InboxListener): void {
+    this.#listener = listener
+    while (this.#head < this.#chunks.length) {
+      const chunk = this.#chunks[this.#head]!
+      this.#chunks[this.#head++] = undefined as never
+      listener.chunk(chunk)
+    }
+    this.#chunks = []
+    this.#head = 0
+    if (this.#failure !== undefined) listener.fail(this.#failure)
+    else if (this.#ended) listener.end()
+  }
+
+  /** Push mode: a delivered chunk's bytes are no longer held (its handler finished). */
+  release(bytes: number): void {
+    this.#bytes -= bytes
+    this.#resumeIfLow()
+  }
+
+  #resumeIfLow(): void {
+    if (this.#paused && this.#bytes < this.lowWater && !this.done) {
+      this.#paused = false
+      this.resume()
+    }
   }
 
   #wake(): void {
@@ -87,10 +133,7 @@ export class Inbox {
       this.#head = 0
     }
     this.#bytes -= chunk.length
-    if (this.#paused && this.#bytes < this.lowWater && !this.done) {
-      this.#paused = false
-      this.resume()
-    }
+    this.#resumeIfLow()
     return chunk
   }
 

@@ -9,9 +9,8 @@ import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import { identity } from "effect/Function"
 import * as Scope from "effect/Scope"
-import type { Connection } from "./connection.js"
+import { type Connection, inboxOf } from "./connection.js"
 import type { NetError } from "./error.js"
-import { HIGH_WATER, LOW_WATER } from "./inbox.js"
 
 /** The connection a `run` handler is serving (its fd on io_uring, the peer's address). */
 export class CurrentConnection extends Context.Tag("@effio/net/CurrentConnection")<CurrentConnection, Connection>() {}
@@ -42,44 +41,33 @@ export const fromConnection = <RO>(
           )
           const fork = yield* Effect.provideService(FiberSet.runtime(fiberSet)<R>(), CurrentConnection, conn)
           const done = fiberSet.deferred as Deferred.Deferred<void, unknown>
-          // Bytes of the chunks whose handler fibers are still running. Past HIGH_WATER the
-          // reader stops taking chunks until they are below LOW_WATER, so a handler that lags
-          // (an echo to a peer that does not read) holds at most ~1 MiB here, and the inbox
-          // and then the kernel push back on the peer. (NodeSocket forks without bound.)
-          let outstanding = 0
-          let wakeReader: (() => void) | undefined
-          const below = Effect.async<void>((resume) => {
-            if (outstanding < LOW_WATER) return resume(Effect.void)
-            wakeReader = () => resume(Effect.void)
-            return Effect.sync(() => {
-              wakeReader = undefined
-            })
-          })
-          // The reader: one chunk at a time, each handed to a handler fiber of its own. End of
-          // stream ends `run` (handlers still running are interrupted with the scope).
-          const readLoop: Effect.Effect<void> = Effect.matchEffect(conn.readChunk, {
-            onFailure: (cause: NetError) =>
-              Effect.sync(() => Deferred.unsafeDone(done, Exit.fail(new Socket.SocketGenericError({ reason: "Read", cause })))),
-            onSuccess: (chunk) => {
-              if (chunk === undefined) return Effect.sync(() => Deferred.unsafeDone(done, Exit.void))
-              const result = handler(chunk)
-              if (!Effect.isEffect(result)) return readLoop
-              outstanding += chunk.length
-              fork(result).addObserver(() => {
-                outstanding -= chunk.length
-                if (outstanding < LOW_WATER && wakeReader !== undefined) {
-                  const wake = wakeReader
-                  wakeReader = undefined
-                  wake()
-                }
-              })
-              return outstanding >= HIGH_WATER ? Effect.zipRight(below, readLoop) : readLoop
+          // Each chunk is handed to a handler fiber of its own straight from the receive
+          // callback (NodeSocket does it from 'data' events). The inbox counts a chunk's bytes
+          // until its handler ends, so handlers that lag (an echo to a peer that does not read)
+          // hold at most ~1 MiB before the receiver is paused and the kernel pushes back on the
+          // peer. (NodeSocket forks without bound.) End of stream ends `run`; handlers still
+          // running are interrupted with the scope.
+          const inbox = inboxOf(conn)
+          const deliver = (chunk: Uint8Array) => {
+            let result: Effect.Effect<unknown, E, R> | void
+            try {
+              result = handler(chunk)
+            } catch (defect) {
+              inbox.release(chunk.length)
+              return Deferred.unsafeDone(done, Exit.die(defect))
             }
-          })
+            if (!Effect.isEffect(result)) return inbox.release(chunk.length)
+            fork(result).addObserver(() => inbox.release(chunk.length))
+          }
           current = { conn, done }
           yield* latch.open
           if (opts?.onOpen) yield* opts.onOpen
-          yield* Effect.forkIn(readLoop, scope)
+          inbox.attach({
+            chunk: deliver,
+            end: () => Deferred.unsafeDone(done, Exit.void),
+            fail: (cause: NetError) =>
+              Deferred.unsafeDone(done, Exit.fail(new Socket.SocketGenericError({ reason: "Read", cause })))
+          })
           return yield* FiberSet.join(fiberSet)
         })
       ).pipe(

@@ -14,7 +14,8 @@ import {
   type Ring,
   setsockopt,
   type SocketAddress,
-  socketConstants as S
+  socketConstants as S,
+  trySend
 } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -30,6 +31,7 @@ import { acquireInterruptible } from "./scoped.js"
 
 const ECANCELED = -errno.ECANCELED!
 const ENOBUFS = -errno.ENOBUFS!
+const EAGAIN = -errno.EAGAIN!
 
 /**
  * Receive buffer rings: 256 × 16 KiB (4 MiB) each, shared by at most 128 connections, so a
@@ -327,10 +329,34 @@ const sender = (ring: Ring, ref: Fd.FdRef, peer: StreamAddress) => {
       failAll(sysError(e, "send", peer))
     }
   }
+  // With nothing queued, the bytes first go straight to the socket (a non-blocking send(2),
+  // as libuv's uv_try_write): a write the socket buffer takes whole is done there, with no
+  // SQE, no CQE and no fiber suspension; what it does not take goes through the ring, which
+  // waits for room. Measured (bench/net, 64 connections x 64 B ping-pong, same machine): the
+  // Net server's CPU per round trip fell from 23.0 to 13.5 µs (GC share 10% -> 3%), the
+  // in-process Socket interface's from ~80 to 55 µs; batching the sends in one
+  // io_uring_enter saved syscalls but cost a suspension and a completion per write.
+  const trySendFirst = (bytes: Uint8Array): number => {
+    if (aborted !== undefined || queue.length > 0 || inFlight !== undefined || !ref.acquire()) return 0
+    try {
+      return trySend(ref.fd, bytes, 0, bytes.length)
+    } catch {
+      return 0
+    } finally {
+      ref.release()
+    }
+  }
   const write = (bytes: Uint8Array): Effect.Effect<void, NetError> =>
+    Effect.suspend(() => {
+      const sent = trySendFirst(bytes)
+      if (sent === bytes.length) return Effect.void
+      if (sent < 0 && sent !== EAGAIN) return Effect.fail(netError(errnoName(sent), "send", peer))
+      return queued(bytes, Math.max(sent, 0))
+    })
+  const queued = (bytes: Uint8Array, off: number): Effect.Effect<void, NetError> =>
     Effect.async<void, NetError>((resume) => {
       if (aborted !== undefined) return resume(Effect.fail(aborted))
-      const w: Outgoing = { bytes, off: 0, resume }
+      const w: Outgoing = { bytes, off, resume }
       queue.push(w)
       pump()
       return Effect.suspend(() => {
