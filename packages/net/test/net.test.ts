@@ -391,6 +391,20 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
       }))
   }
 
+  netTest("UDP to a host name: looked up in the socket's family, as node's dgram; an unknown name is NotFound", layer, () =>
+    Effect.gen(function*() {
+      const a = yield* Net.datagramSocket(Net.udp("localhost", 0))
+      expect(a.address.host).toBe(HOST)
+      const b = yield* Net.datagramSocket(Net.udp(HOST, 0))
+      const buf = new Uint8Array(64)
+      yield* a.send(Net.udp("localhost", b.address.port), new TextEncoder().encode("by name"))
+      const got = yield* b.recv(buf)
+      expect(text(buf.subarray(0, got.bytes))).toBe("by name")
+      expect(got.from).toEqual(a.address)
+      const e = yield* netFailure(a.send(Net.udp("no-such-host.invalid", b.address.port), new Uint8Array(1)))
+      expect({ reason: e.reason, errno: e.errno }).toEqual({ reason: "NotFound", errno: "ENOTFOUND" })
+    }))
+
   netTest("UDP on the default (dual-stack) socket talks to IPv4; addresses are plain IPv4", layer, () =>
     Effect.gen(function*() {
       const dual = yield* Net.datagramSocket()

@@ -10,6 +10,7 @@ import type { ConnectOptions, Datagram, ListenOptions, Listener, NetBackend, Rec
 import { type Connection, makeConnection, type Shutdown } from "./connection.js"
 import { fromNodeError, type NetError, netError } from "./error.js"
 import { Inbox } from "./inbox.js"
+import { resolveUdp } from "./resolve.js"
 import { acquireInterruptible } from "./scoped.js"
 
 // An IPv4 peer of a dual-stack socket as plain IPv4 (node says ::ffff:127.0.0.1), as on io_uring.
@@ -337,8 +338,11 @@ export const MAX_QUEUED_DATAGRAMS = 1024
 /** Bytes of datagrams received and not yet taken, at most (4 MiB). */
 export const MAX_QUEUED_DATAGRAM_BYTES = 4 * 1024 * 1024
 
-const datagram = (address?: Udp): Effect.Effect<Datagram, NetError, Scope.Scope> =>
+const datagram = (named?: Udp): Effect.Effect<Datagram, NetError, Scope.Scope> =>
   Effect.gen(function*() {
+    // A host name is looked up first (any family), as on io_uring: node would look it up in
+    // the family of a socket it picked from the name's syntax (IPv6).
+    const address = named === undefined ? undefined : yield* resolveUdp(named, undefined)
     // Node binds a UDP socket to port 70000 (as 70000 & 0xffff): refused as io_uring's bind does.
     if (address !== undefined && !validPort(address.port)) return yield* Effect.fail(netError("EINVAL", "bind", address))
     const family = address !== undefined && net.isIPv4(address.host) ? "udp4" : "udp6"

@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as dns from "node:dns"
 import * as fs from "node:fs"
 import * as net from "node:net"
-import { type Tcp, tcp } from "./address.js"
+import { type Tcp, tcp, type Udp, udp } from "./address.js"
 import { fromNodeError, type NetError, netError } from "./error.js"
 
 let services: Map<string, number> | undefined
@@ -62,3 +62,16 @@ export const tryEach = <A, E, R>(
     i >= addresses.length ? Effect.fail(last) : Effect.catchAll(attempt(addresses[i]!), (e) => loop(i + 1, e))
   return loop(0, netError("ENOTFOUND", "connect"))
 }
+
+/**
+ * A UDP address with a host name looked up, as node's dgram does for bind and for every send:
+ * the first address of `family` (any family when undefined), else ENOTFOUND from getaddrinfo.
+ * An IP address (or the empty wildcard host) is returned as it is.
+ */
+export const resolveUdp = (to: Udp, family: 4 | 6 | undefined): Effect.Effect<Udp, NetError> =>
+  to.host === "" || net.isIP(to.host) !== 0
+    ? Effect.succeed(to)
+    : Effect.flatMap(getaddrinfo(to.host, to.port), (all) => {
+      const hit = all.find((a) => family === undefined || net.isIP(a.host) === family)
+      return hit === undefined ? Effect.fail(netError("ENOTFOUND", "getaddrinfo", to)) : Effect.succeed(udp(hit.host, to.port))
+    })

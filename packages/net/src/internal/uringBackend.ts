@@ -26,7 +26,7 @@ import type { ConnectOptions, Datagram, ListenOptions, Listener, NetBackend, Rec
 import { type Connection, makeConnection, type Shutdown } from "./connection.js"
 import { type NetError, netError } from "./error.js"
 import { Inbox } from "./inbox.js"
-import { getaddrinfo, tryEach } from "./resolve.js"
+import { getaddrinfo, resolveUdp, tryEach } from "./resolve.js"
 import { acquireInterruptible } from "./scoped.js"
 
 const ECANCELED = -errno.ECANCELED!
@@ -533,7 +533,7 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
 
   const datagram = (address?: Udp): Effect.Effect<Datagram, NetError, Scope.Scope> =>
     Effect.gen(function*() {
-      const at = address ?? udp("", 0)
+      const at = yield* resolveUdp(address ?? udp("", 0), undefined)
       const v6 = at.host === "" || net.isIPv6(at.host)
       const ref = yield* ops.socket(domainOf(at, v6), S.SOCK_DGRAM, at)
       return yield* Effect.gen(function*() {
@@ -542,8 +542,10 @@ export const uringBackend = (uring: Uring.UringService): NetBackend => {
         const bound = udpOf(safely(() => getsockname(ref.fd)))
         // Sends and receives are cancelled by close (a recv waits for a datagram that may never come).
         const pending = ops.tracked(ref)
-        const send = (to: Udp, bytes: Uint8Array) =>
+        const sendTo = (to: Udp, bytes: Uint8Array) =>
           Effect.asVoid(pending.run((r, fd, cb) => r.sendTo(fd, bytes, 0, bytes.length, toSock(to, v6), cb), "sendto", to))
+        const send = (to: Udp, bytes: Uint8Array) =>
+          net.isIP(to.host) !== 0 ? sendTo(to, bytes) : Effect.flatMap(resolveUdp(to, v6 ? 6 : 4), (ip) => sendTo(ip, bytes))
         const recv = (buf: Uint8Array): Effect.Effect<Received, NetError> =>
           Effect.suspend(() => {
             let from: SocketAddress | undefined
