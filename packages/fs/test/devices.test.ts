@@ -5,7 +5,8 @@
 //
 // Never on the real /dev: the fixture runs in a child in a mount namespace of its own
 // (`unshare -m`), with a tmpfs mounted over a fresh temp dir holding mknod-made nodes (null
-// and full, as /dev's), a FIFO and a symlink to the null device. The mount goes away with the
+// and full, as /dev's), FIFOs, a symlink to the null device, and a directory holding a device
+// and a FIFO for a recursive copy to land on. The mount goes away with the
 // namespace; the temp dir left behind on the real file system is empty.
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
@@ -41,6 +42,9 @@ const runFixture = async (): Promise<Record<"io_uring" | "node", ReadonlyArray<R
       `chmod 666 "$1/null" "$1/full"`,
       `mkfifo "$1/fifo"`,
       `ln -s null "$1/to-null"`,
+      `mkdir "$1/tree-dst"`,
+      `mknod "$1/tree-dst/dev" c 1 3`,
+      `mkfifo "$1/tree-dst/fifo"`,
       `cd "$1"`,
       `shift`,
       `exec "$@"`
@@ -57,11 +61,11 @@ const runFixture = async (): Promise<Record<"io_uring" | "node", ReadonlyArray<R
 }
 
 describe.skipIf(!canRun)("device nodes and FIFOs as destinations", { timeout: 60_000 }, () => {
-  it("copyFile, writeFile and Path.save write into them and never delete, replace or chmod them (both backends)", async () => {
+  it("copyFile, copy, writeFile and Path.save write into them and never delete, replace or chmod them (both backends)", async () => {
     const report = await runFixture()
     for (const backend of ["io_uring", "node"] as const) {
       const rows = report[backend]
-      expect(rows.length, backend).toBe(12)
+      expect(rows.length, backend).toBe(16)
       const byName = new Map(rows.map((row) => [row.name, row]))
       for (const row of rows) {
         const at = `${backend}: ${row.name}`
@@ -87,6 +91,13 @@ describe.skipIf(!canRun)("device nodes and FIFOs as destinations", { timeout: 60
       // Interrupted with 4 MiB still to write into a full FIFO: the FIFO stays (checked above).
       expect(outcome("writeFile to a FIFO, interrupted"), backend).toBe("TimeoutException")
       expect(got("writeFile to a FIFO, interrupted"), backend).toBeGreaterThanOrEqual(65536)
+      // copy with overwrite: fs.cp would unlink the device and the FIFO; they were written into.
+      expect(outcome("copy with overwrite onto a char device"), backend).toBe("ok")
+      expect(outcome("copy of a tree with overwrite onto a device inside it"), backend).toBe("ok")
+      expect([outcome("copy of a tree with overwrite onto a FIFO inside it"), got("copy of a tree with overwrite onto a FIFO inside it")], backend)
+        .toEqual(["ok", 19])
+      const tree = byName.get("tree copied")!
+      expect([tree.outcome, tree.after.type], backend).toEqual(["bytes for a device\n", "file"])
       // The symlink through which one copy went is still the same symlink.
       const link = byName.get("symlink left in place")!
       expect([link.outcome, link.after.type], backend).toEqual(["null", "symlink"])

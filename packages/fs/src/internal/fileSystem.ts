@@ -15,6 +15,7 @@ import { checkPath, ctx, infoFromStatx, isReason, isType, openFlags, refine, tru
 import { C } from "./constants.js"
 import { makeFileSystem } from "./derived.js"
 import { UringFile } from "./file.js"
+import { copyTree } from "./nodeFileSystem.js"
 import { readWhole } from "./readWhole.js"
 import { fdRef, ftruncate, ringRead, statxFd, writeAll } from "./ringIo.js"
 
@@ -312,7 +313,7 @@ export const make = (uring: Ring, node: FileSystem.FileSystem): FileSystem.FileS
     access: (p, options) => Effect.mapError(node.access(p, options), refine), // faccessat: no opcode
     chmod: (p, mode) => Effect.mapError(node.chmod(p, mode), refine), // fchmodat: no opcode
     chown: (p, uid, gid) => Effect.mapError(node.chown(p, uid, gid), refine), // fchownat: no opcode
-    copy: (from, to, options) => Effect.mapError(node.copy(from, to, options), refine), // recursive walk
+    copy: copyTree(node, copyFile(uring)), // recursive walk (fs.cp), special files left in place
     makeTempDirectory: (options) => Effect.mapError(node.makeTempDirectory(options), refine), // mkdtemp
     makeTempDirectoryScoped: (options) => Effect.mapError(node.makeTempDirectoryScoped(options), refine),
     readDirectory: (p, options) => Effect.mapError(node.readDirectory(p, options), refine), // getdents: no opcode

@@ -7,7 +7,7 @@
 // - `readFile` is the shared whole-file reader (size limit before any allocation, 1 MiB reads);
 // - `stream` and `readFileString` are checked (`makeFileSystem`);
 // - `copyFile` writes into a destination that is not a regular file instead of letting libuv
-//   delete it (`copyFile` below).
+//   delete it (`copyFile` below), and `copy` with `overwrite` does not unlink one (`copyTree`).
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { Errors, Fd } from "@effio/core"
@@ -90,6 +90,45 @@ const copyFile = (node: FileSystem.FileSystem) => (from: string, to: string): Ef
   return Effect.zipRight(checkPath("copyFile", to), Effect.flatMap(isSpecial(to), (special) => (special ? into : nodeCopy)))
 }
 
+/** Whether `st` is a device, a FIFO or a socket: a node `copy` must leave in place. */
+const special = (st: fs.Stats): boolean => st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO() || st.isSocket()
+
+/**
+ * `copy` (recursive, node's `fs.cp`; both backends use it): with `overwrite`, `fs.cp` unlinks
+ * an existing destination before copying a file onto it, which would delete a device node or
+ * a FIFO and put a regular file in its place. Its filter skips such destinations (a special
+ * destination's subtree included), and each is then written into by `copyFile` (the
+ * backend's, which leaves it in place; a directory source there fails with EISDIR). Without
+ * `overwrite`, `fs.cp` leaves every existing destination alone, special or not.
+ */
+export const copyTree = (node: FileSystem.FileSystem, copyFile: (from: string, to: string) => Effect.Effect<void, PlatformError>) =>
+(from: string, to: string, options?: FileSystem.CopyOptions): Effect.Effect<void, PlatformError> => {
+  if (!options?.overwrite) return Effect.mapError(node.copy(from, to, options), refine)
+  return Effect.suspend(() => {
+    const skipped: Array<readonly [string, string]> = []
+    const filter = (src: string, dest: string): Promise<boolean> =>
+      fs.promises.lstat(dest).then(
+        (st) => {
+          if (!special(st)) return true
+          skipped.push([src, dest])
+          return false
+        },
+        () => true
+      )
+    const where: Errors.ErrorContext = { module: "FileSystem", method: "copy", syscall: "cp", pathOrDescriptor: from }
+    // Not `nodeAsync`: as NodeFileSystem's copy, an interruption does not wait for the whole tree.
+    const cp = Effect.async<void, PlatformError>((resume) => {
+      try {
+        fs.cp(from, to, { force: true, preserveTimestamps: options.preserveTimestamps ?? false, recursive: true, filter }, (err) =>
+          resume(err ? Effect.fail(Errors.fromNodeError(err, where)) : Effect.void))
+      } catch (err) {
+        resume(Effect.fail(Errors.fromNodeError(err, where)))
+      }
+    })
+    return Effect.zipRight(cp, Effect.forEach(skipped, ([src, dest]) => copyFile(src, dest), { discard: true }))
+  })
+}
+
 /** The node FileSystem `node` (a `NodeFileSystem`) with Effio's reasons, File and checks. */
 export const makeNode = (node: FileSystem.FileSystem): FileSystem.FileSystem => {
   const r = <A, R>(effect: Effect.Effect<A, PlatformError, R>) => Effect.mapError(effect, refine)
@@ -99,7 +138,7 @@ export const makeNode = (node: FileSystem.FileSystem): FileSystem.FileSystem => 
     access: (p, o) => r(node.access(p, o)),
     chmod: (p, mode) => r(node.chmod(p, mode)),
     chown: (p, uid, gid) => r(node.chown(p, uid, gid)),
-    copy: (from, to, o) => r(node.copy(from, to, o)),
+    copy: copyTree(node, copyFile(node)),
     copyFile: copyFile(node),
     link: (from, to) => r(node.link(from, to)),
     makeDirectory: (p, o) => r(node.makeDirectory(p, o)),
