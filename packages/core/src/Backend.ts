@@ -18,7 +18,7 @@
 import { probe } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { BackendUnavailable } from "./internal/errors.js"
+import { BackendUnavailable, UringUnavailable } from "./internal/errors.js"
 
 export { BackendUnavailable } from "./internal/errors.js"
 
@@ -71,8 +71,25 @@ export const chooseEffect = (backend?: Backend | undefined): Effect.Effect<Backe
   })
 
 /**
+ * Under `auto`, what to do when the ring itself cannot be opened although the probe passed:
+ * the probe's ring is tiny, the loop's is not, so a memlock limit (ENOMEM) or an fd limit can
+ * refuse the real one. That is one more reason for the node backend, said on the same one
+ * line; a forced `io_uring` keeps the failure. Other failures pass through.
+ */
+export const fallbackOnSetup = <A, E, R, A2, E2, R2>(
+  backend: Backend | undefined,
+  uring: Effect.Effect<A, E, R>,
+  node: Effect.Effect<A2, E2, R2>
+): Effect.Effect<A | A2, E | E2, R | R2> =>
+  requested(backend) !== "auto"
+    ? uring
+    : Effect.catchIf(uring, (e): e is E & UringUnavailable => e instanceof UringUnavailable, (e) =>
+      Effect.zipRight(Effect.sync(() => announceNode(`io_uring is unavailable (${e.reason})`)), node))
+
+/**
  * The layer of the chosen backend: `io_uring` where it is usable, else `node` (with the
- * notice). The choice is made when the layer is built.
+ * notice). The choice is made when the layer is built; under `auto`, an io_uring layer whose
+ * ring cannot be opened after all ({@link fallbackOnSetup}) gives way to `node` as well.
  *
  * @example
  * ```ts
@@ -84,5 +101,16 @@ export const select = <ROut, E1, E2, RIn1, RIn2>(
   backend?: Backend | undefined
 ): Layer.Layer<ROut, E1 | E2 | BackendUnavailable, RIn1 | RIn2> =>
   Layer.unwrapEffect(
-    Effect.map(chooseEffect(backend), (id): Layer.Layer<ROut, E1 | E2, RIn1 | RIn2> => (id === "io_uring" ? layers.io_uring : layers.node))
+    Effect.map(chooseEffect(backend), (id): Layer.Layer<ROut, E1 | E2, RIn1 | RIn2> =>
+      id === "node"
+        ? layers.node
+        : requested(backend) !== "auto"
+        ? layers.io_uring
+        : Layer.catchAll(layers.io_uring, (e): Layer.Layer<ROut, E1 | E2, RIn2> =>
+          e instanceof UringUnavailable
+            ? Layer.unwrapEffect(Effect.sync(() => {
+              announceNode(`io_uring is unavailable (${e.reason})`)
+              return layers.node
+            }))
+            : Layer.fail(e)))
   )

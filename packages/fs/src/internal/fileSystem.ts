@@ -15,6 +15,7 @@ import { checkPath, ctx, infoFromStatx, isReason, isType, openFlags, refine, tru
 import { C } from "./constants.js"
 import { makeFileSystem } from "./derived.js"
 import { UringFile } from "./file.js"
+import { copyTree } from "./nodeFileSystem.js"
 import { readWhole } from "./readWhole.js"
 import { fdRef, ftruncate, ringRead, statxFd, writeAll } from "./ringIo.js"
 
@@ -156,6 +157,11 @@ const makeDirectory = (uring: Ring) => (p: string, options?: FileSystem.MakeDire
 // destination is opened without O_TRUNC and left alone when it is the source itself (a
 // copy onto itself must not truncate it), else truncated; it gets the source's mode
 // (fchmod: neither the umask nor an existing destination's mode applies).
+// A destination that is not a regular file (a device, a FIFO, a socket) is written into as
+// it is, as `cat x > /dev/null` does: never truncated (ftruncate fails there, and libuv then
+// unlinks the destination, deleting a device node), never chmod-ed (that would change the
+// mode of /dev/null for everyone), never removed; its bytes go by reads and writes at the
+// current position (not every device can be spliced into, nor written at an offset).
 // Interruptible between chunks (1 MiB splices): an interrupted copy to a file it created
 // removes that file; an existing regular file being overwritten was truncated in place and
 // is left partial (an interrupted overwrite loses the old contents, as with node's
@@ -168,6 +174,8 @@ const copyFile = (uring: Ring) => (from: string, to: string): Effect.Effect<void
       const copy = (dst: Fd.FdRef, dt: Statx) =>
         dt.devMajor === st.devMajor && dt.devMinor === st.devMinor && dt.ino === st.ino
           ? Effect.void
+          : !isType(dt.mode, C.S_IFREG)
+          ? readWriteCopy(uring, src, dst, from, to)
           : ftruncate(uring, dst, 0, ctx("copyFile", "ftruncate", to)).pipe(
             Effect.zipRight(
               dst.use("copyFile", (fd) =>
@@ -305,7 +313,7 @@ export const make = (uring: Ring, node: FileSystem.FileSystem): FileSystem.FileS
     access: (p, options) => Effect.mapError(node.access(p, options), refine), // faccessat: no opcode
     chmod: (p, mode) => Effect.mapError(node.chmod(p, mode), refine), // fchmodat: no opcode
     chown: (p, uid, gid) => Effect.mapError(node.chown(p, uid, gid), refine), // fchownat: no opcode
-    copy: (from, to, options) => Effect.mapError(node.copy(from, to, options), refine), // recursive walk
+    copy: copyTree(node, copyFile(uring)), // recursive walk (fs.cp), special files left in place
     makeTempDirectory: (options) => Effect.mapError(node.makeTempDirectory(options), refine), // mkdtemp
     makeTempDirectoryScoped: (options) => Effect.mapError(node.makeTempDirectoryScoped(options), refine),
     readDirectory: (p, options) => Effect.mapError(node.readDirectory(p, options), refine), // getdents: no opcode

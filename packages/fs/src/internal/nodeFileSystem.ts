@@ -5,15 +5,17 @@
 // - `open` gives Effio's node `File` (`NodeFile`: the cursor semantics, `seek`'s result, the
 //   argument checks and `readAt`/`writeAt` of the io_uring File);
 // - `readFile` is the shared whole-file reader (size limit before any allocation, 1 MiB reads);
-// - `stream` and `readFileString` are checked (`makeFileSystem`).
+// - `stream` and `readFileString` are checked (`makeFileSystem`);
+// - `copyFile` writes into a destination that is not a regular file instead of letting libuv
+//   delete it (`copyFile` below), and `copy` with `overwrite` does not unlink one (`copyTree`).
 import type { PlatformError } from "@effect/platform/Error"
 import type * as FileSystem from "@effect/platform/FileSystem"
-import { Fd } from "@effio/core"
+import { Errors, Fd } from "@effio/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
-import { checkPath, openFlags, refine } from "./common.js"
+import { checkPath, ctx, openFlags, refine, writeZero } from "./common.js"
 import { C } from "./constants.js"
 import { makeFileSystem } from "./derived.js"
 import { closeNodeFd, nodeAsync, NodeFile, nodeRead } from "./nodeFile.js"
@@ -38,6 +40,95 @@ const open = (p: string, options?: FileSystem.OpenFileOptions): Effect.Effect<Fi
 const readFile = (p: string): Effect.Effect<Uint8Array, PlatformError> =>
   Effect.scoped(Effect.flatMap(openRef("readFile", p, C.O_RDONLY, 0), (ref) => readWhole(ref, nodeRead(ref), "readFile", p)))
 
+const fstat = (ref: Fd.FdRef, method: string, p: string): Effect.Effect<fs.Stats, PlatformError> =>
+  ref.use(method, (fd) => nodeAsync<fs.Stats>({ method, syscall: "fstat", pathOrDescriptor: p }, (cb) => fs.fstat(fd, cb)))
+
+/** Whether `p` (symlinks followed) exists and is neither a regular file nor a directory. */
+const isSpecial = (p: string): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    fs.stat(p, (err, st) => resume(Effect.succeed(err === null && !st.isFile() && !st.isDirectory())))
+  })
+
+/** All of `data` written at the fd's own position, in as many writes as it takes. */
+const writeAllAt = (ref: Fd.FdRef, data: Uint8Array, p: string): Effect.Effect<void, PlatformError> => {
+  const loop = (off: number): Effect.Effect<void, PlatformError> =>
+    off >= data.length
+      ? Effect.void
+      : Effect.flatMap(
+        ref.use("copyFile", (fd) =>
+          nodeAsync<number>({ method: "copyFile", syscall: "write", pathOrDescriptor: p }, (cb) =>
+            fs.write(fd, data, off, data.length - off, null, cb))),
+        (n) => (n === 0 ? Effect.fail(writeZero("copyFile", p)) : loop(off + n))
+      )
+  return loop(0)
+}
+
+// libuv's copyfile truncates the destination and, when that fails, unlinks it: ftruncate is
+// EINVAL on a device or a FIFO, so `copyFile(x, "/dev/null")` run as root deletes /dev/null.
+// Such destinations are opened without O_TRUNC and written into by reads and writes (as
+// `cat x > /dev/null`), their mode left alone, as the io_uring backend does; a regular or
+// missing destination keeps node's copy (copy_file_range). A destination that turns regular
+// between the check and the open goes to node's copy too.
+const copyFile = (node: FileSystem.FileSystem) => (from: string, to: string): Effect.Effect<void, PlatformError> => {
+  const nodeCopy = Effect.mapError(node.copyFile(from, to), refine)
+  const into = Effect.scoped(Effect.gen(function*() {
+    const src = yield* openRef("copyFile", from, C.O_RDONLY, 0)
+    const st = yield* fstat(src, "copyFile", from)
+    if (st.isDirectory()) return yield* Effect.fail(Errors.fromErrno(-C.EISDIR, ctx("copyFile", "read", from)))
+    const dst = yield* openRef("copyFile", to, C.O_WRONLY, 0)
+    const dt = yield* fstat(dst, "copyFile", to)
+    if (dt.dev === st.dev && dt.ino === st.ino) return // onto itself: nothing to do, as libuv
+    if (dt.isFile()) return yield* nodeCopy
+    const buf = Buffer.allocUnsafeSlow(64 * 1024)
+    const read = nodeRead(src)
+    const loop: Effect.Effect<void, PlatformError> = Effect.flatMap(
+      read(buf, -1, false, { module: "FileSystem", method: "copyFile", syscall: "read", pathOrDescriptor: from }),
+      (n) => (n === 0 ? Effect.void : Effect.zipRight(writeAllAt(dst, buf.subarray(0, n), to), loop))
+    )
+    return yield* loop
+  }))
+  return Effect.zipRight(checkPath("copyFile", to), Effect.flatMap(isSpecial(to), (special) => (special ? into : nodeCopy)))
+}
+
+/** Whether `st` is a device, a FIFO or a socket: a node `copy` must leave in place. */
+const special = (st: fs.Stats): boolean => st.isCharacterDevice() || st.isBlockDevice() || st.isFIFO() || st.isSocket()
+
+/**
+ * `copy` (recursive, node's `fs.cp`; both backends use it): with `overwrite`, `fs.cp` unlinks
+ * an existing destination before copying a file onto it, which would delete a device node or
+ * a FIFO and put a regular file in its place. Its filter skips such destinations (a special
+ * destination's subtree included), and each is then written into by `copyFile` (the
+ * backend's, which leaves it in place; a directory source there fails with EISDIR). Without
+ * `overwrite`, `fs.cp` leaves every existing destination alone, special or not.
+ */
+export const copyTree = (node: FileSystem.FileSystem, copyFile: (from: string, to: string) => Effect.Effect<void, PlatformError>) =>
+(from: string, to: string, options?: FileSystem.CopyOptions): Effect.Effect<void, PlatformError> => {
+  if (!options?.overwrite) return Effect.mapError(node.copy(from, to, options), refine)
+  return Effect.suspend(() => {
+    const skipped: Array<readonly [string, string]> = []
+    const filter = (src: string, dest: string): Promise<boolean> =>
+      fs.promises.lstat(dest).then(
+        (st) => {
+          if (!special(st)) return true
+          skipped.push([src, dest])
+          return false
+        },
+        () => true
+      )
+    const where: Errors.ErrorContext = { module: "FileSystem", method: "copy", syscall: "cp", pathOrDescriptor: from }
+    // Not `nodeAsync`: as NodeFileSystem's copy, an interruption does not wait for the whole tree.
+    const cp = Effect.async<void, PlatformError>((resume) => {
+      try {
+        fs.cp(from, to, { force: true, preserveTimestamps: options.preserveTimestamps ?? false, recursive: true, filter }, (err) =>
+          resume(err ? Effect.fail(Errors.fromNodeError(err, where)) : Effect.void))
+      } catch (err) {
+        resume(Effect.fail(Errors.fromNodeError(err, where)))
+      }
+    })
+    return Effect.zipRight(cp, Effect.forEach(skipped, ([src, dest]) => copyFile(src, dest), { discard: true }))
+  })
+}
+
 /** The node FileSystem `node` (a `NodeFileSystem`) with Effio's reasons, File and checks. */
 export const makeNode = (node: FileSystem.FileSystem): FileSystem.FileSystem => {
   const r = <A, R>(effect: Effect.Effect<A, PlatformError, R>) => Effect.mapError(effect, refine)
@@ -47,8 +138,8 @@ export const makeNode = (node: FileSystem.FileSystem): FileSystem.FileSystem => 
     access: (p, o) => r(node.access(p, o)),
     chmod: (p, mode) => r(node.chmod(p, mode)),
     chown: (p, uid, gid) => r(node.chown(p, uid, gid)),
-    copy: (from, to, o) => r(node.copy(from, to, o)),
-    copyFile: (from, to) => r(node.copyFile(from, to)),
+    copy: copyTree(node, copyFile(node)),
+    copyFile: copyFile(node),
     link: (from, to) => r(node.link(from, to)),
     makeDirectory: (p, o) => r(node.makeDirectory(p, o)),
     makeTempDirectory: (o) => r(node.makeTempDirectory(o)),

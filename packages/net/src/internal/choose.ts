@@ -12,4 +12,6 @@ export const acquireBackend = (
   backend?: Backend.Backend | undefined
 ): Effect.Effect<NetBackend, Backend.BackendUnavailable | Uring.UringUnavailable, Scope.Scope> =>
   Effect.flatMap(Backend.chooseEffect(backend), (id) =>
-    id === "node" ? Effect.succeed(nodeBackend) : Effect.map(Uring.make(), uringBackend))
+    id === "node"
+      ? Effect.succeed(nodeBackend)
+      : Backend.fallbackOnSetup(backend, Effect.map(Uring.make(), uringBackend), Effect.succeed(nodeBackend)))
