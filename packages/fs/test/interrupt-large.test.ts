@@ -72,6 +72,27 @@ describe("io_uring: large operations are interruptible between chunks", { timeou
       expect(countFds()).toBeLessThanOrEqual(fds)
     }))
 
+  it.scopedLive("copyFile of a regular file moves its bytes with copy_file_range (no ring op per chunk); a sysfs source falls back", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const { fs, completions } = yield* withPrivateRing
+      const src = path.join(dir, "src")
+      const data = Buffer.alloc(64 * MiB)
+      for (let i = 0; i < data.length; i += 4096) data.writeUInt32LE(i, i)
+      nfs.writeFileSync(src, data)
+      const before = completions()
+      yield* fs.copyFile(src, path.join(dir, "dst"))
+      // open ×2, statx ×2, ftruncate, close ×2 and no more: the 64 chunks went to the threadpool.
+      expect(completions() - before).toBeLessThan(16)
+      expect(nfs.readFileSync(path.join(dir, "dst")).equals(data)).toBe(true)
+      // copy_file_range refuses sysfs (EXDEV), and splice too: read and write instead.
+      const sys = "/sys/kernel/mm/transparent_hugepage/enabled"
+      if (nfs.existsSync(sys)) {
+        yield* fs.copyFile(sys, path.join(dir, "sys"))
+        expect(nfs.readFileSync(path.join(dir, "sys"), "utf8")).toBe(nfs.readFileSync(sys, "utf8"))
+      }
+    }))
+
   it.scopedLive("copyFile onto an existing file: truncated in place, left partial, nothing moves after the interruption", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

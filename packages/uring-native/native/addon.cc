@@ -25,6 +25,7 @@
 
 #include "args.h"
 #include "net.h"
+#include "offload.h"
 #include "ops.h"
 #include "probe.h"
 #include "ring.h"
@@ -69,6 +70,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("pipe2", Napi::Function::New(env, effio::Pipe2));
   exports.Set("constants", effio::ArgumentConstants(env));
   effio::InitNet(env, exports);
+  effio::InitOffload(env, exports);
   exports.Set("platform", "linux");
   return exports;
 }

@@ -294,6 +294,7 @@ interface Addon {
   setsockopt?: (fd: number, level: number, name: number, value: number | boolean | Bytes) => void
   getsockopt?: (fd: number, level: number, name: number) => number
   trySend?: (fd: number, buffer: Bytes, offset: number, length: number) => number
+  copyFileRange?: (fdIn: number, offIn: number, fdOut: number, offOut: number, length: number, cb: (res: number) => void) => void
   encodeSockaddr?: (address: SocketAddress) => Uint8Array
   decodeSockaddr?: (bytes: Bytes) => SocketAddress | undefined
 }
@@ -565,6 +566,27 @@ export const setsockopt = (fd: number, level: number, name: number, value: numbe
 export const trySend = (fd: number, buffer: Bytes, offset: number, length: number): number =>
   (trySendFn ??= netCall("trySend"))(fd, buffer, offset, length)
 let trySendFn: NonNullable<Addon["trySend"]> | undefined
+
+/**
+ * `copy_file_range(2)` of `length` bytes from `fdIn` at `offIn` to `fdOut` at `offOut`, on
+ * libuv's threadpool (io_uring has no opcode for it; node's `fs.copyFile` copies the same way).
+ * `cb` runs on the loop thread with the bytes copied (fewer at the source's end, 0 past it) or
+ * a negative errno (`-EXDEV`, `-EINVAL` for files the kernel cannot copy between, ...). Both
+ * fds must stay open until `cb` has run: the copy cannot be cancelled once started, so a
+ * caller stops between calls. Throws TypeError/RangeError for a bad argument.
+ */
+export const copyFileRange = (
+  fdIn: number,
+  offIn: number,
+  fdOut: number,
+  offOut: number,
+  length: number,
+  cb: (res: number) => void
+): void => {
+  const fn = loaded.addon?.copyFileRange
+  if (fn === undefined) throw new NativeUnavailableError(`copyFileRange is unavailable: ${loaded.error ?? "not supported on this platform"}`)
+  fn(fdIn, offIn, fdOut, offOut, length, cb)
+}
 
 /** `getsockopt(2)` of an int option (`SO_ERROR`, `SO_RCVBUF`, ...). */
 export const getsockopt = (fd: number, level: number, name: number): number => {
