@@ -8,7 +8,7 @@ import fs from "node:fs"
 import path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
 import { errno, Ring } from "../src/index.js"
-import { rng } from "../../../test-utils/index.js"
+import { isTagBlock as isBlock, messageTag, rng, tagBlock as block, tagMessage as message, tagBlocks, tagMessages as messages } from "../../../test-utils/index.js"
 import { closeTracked, gc, immediate, makePipe, makeTempDir, removeTempDirs, track } from "./helpers.js"
 
 afterEach(() => {
@@ -21,36 +21,12 @@ const ECANCELED = -errno.ECANCELED!
 const fdCount = (): number => fs.readdirSync("/proc/self/fd").length
 const STORM_OPS = Number(process.env.EFFIO_STORM_OPS ?? 100_000)
 
-/** A file of `blocks` 16-byte blocks, block k holding k (u32 LE) four times. */
+/** A file of `blocks` 16-byte blocks, block k being tagBlock(k). */
 const taggedFile = (dir: string, blocks: number): string => {
   const file = path.join(dir, "tagged.bin")
-  const data = new Uint32Array(blocks * 4)
-  for (let k = 0; k < blocks; k++) data.fill(k, k * 4, k * 4 + 4)
-  fs.writeFileSync(file, new Uint8Array(data.buffer))
+  fs.writeFileSync(file, tagBlocks(blocks))
   return file
 }
-const isBlock = (buf: Uint8Array, k: number): boolean => {
-  const v = new DataView(buf.buffer, buf.byteOffset, 16)
-  for (let i = 0; i < 16; i += 4) if (v.getUint32(i, true) !== k) return false
-  return true
-}
-/** An 8-byte pipe message for write `tag`: tag and its complement (a torn or mixed read shows). */
-const message = (tag: number): Uint8Array => new Uint8Array(new Uint32Array([tag, ~tag >>> 0]).buffer)
-const messageTag = (buf: Uint8Array): number => {
-  const v = new DataView(buf.buffer, buf.byteOffset, 8)
-  const tag = v.getUint32(0, true)
-  return v.getUint32(4, true) === (~tag >>> 0) ? tag : -1
-}
-
-/** The 16-byte block for op `i` (i four times), as taggedFile lays them out. */
-const block = (i: number): Uint8Array => new Uint8Array(new Uint32Array([i, i, i, i]).buffer)
-/** `count` pipe messages back to back, tags 0..count-1. */
-const messages = (count: number): Uint8Array => {
-  const out = new Uint8Array(count * 8)
-  for (let k = 0; k < count; k++) out.set(message(k), k * 8)
-  return out
-}
-
 /**
  * Completion bookkeeping for `n` ops: each op's call count and last result; `all` settles
  * when all `n` have completed, or rejects after `timeoutMs` (then `stuck` is true).
