@@ -188,7 +188,11 @@ const storm = (ops: number, seed: number, tally: Tally) =>
         Schedule.spaced("25 millis")
       )
     )
-    yield* Effect.forEach(Array.from({ length: ops }, (_, i) => i), run, { concurrency: 256, discard: true })
+    yield* Effect.forEach(Array.from({ length: ops }, (_, i) => i), run, { concurrency: 256, discard: true }).pipe(
+      // Disconnected: a stuck storm fails the test at once; its fibers end when the ring closes.
+      Effect.disconnect,
+      Effect.timeoutFail({ duration: "100 seconds", onTimeout: () => new Error(`stuck after ${tally.started} ops started`) })
+    )
     yield* Fiber.interrupt(collector)
 
     expect(wrong.slice(0, 10)).toEqual([])
