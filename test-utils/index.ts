@@ -54,6 +54,40 @@ export const payload = (size: number, seed = 0x9e3779b9): Uint8Array => {
   return out
 }
 
+/** The 16-byte block tagged `k`: k (u32 LE) four times (a block read at the wrong place shows). */
+export const tagBlock = (k: number): Uint8Array => new Uint8Array(new Uint32Array([k, k, k, k]).buffer)
+
+/** `count` {@link tagBlock}s back to back, block k at byte k * 16. */
+export const tagBlocks = (count: number): Uint8Array => {
+  const out = new Uint8Array(count * 16)
+  for (let k = 0; k < count; k++) out.set(tagBlock(k), k * 16)
+  return out
+}
+
+/** True when the 16 bytes at the start of `buf` are {@link tagBlock}`(k)`. */
+export const isTagBlock = (buf: Uint8Array, k: number): boolean => {
+  const v = new DataView(buf.buffer, buf.byteOffset, 16)
+  for (let i = 0; i < 16; i += 4) if (v.getUint32(i, true) !== k) return false
+  return true
+}
+
+/** An 8-byte message for `tag`: the tag and its complement (a torn or mixed read shows). */
+export const tagMessage = (tag: number): Uint8Array => new Uint8Array(new Uint32Array([tag, ~tag >>> 0]).buffer)
+
+/** The tag of an 8-byte {@link tagMessage}, or -1 when the bytes are not one. */
+export const messageTag = (buf: Uint8Array): number => {
+  const v = new DataView(buf.buffer, buf.byteOffset, 8)
+  const tag = v.getUint32(0, true)
+  return v.getUint32(4, true) === (~tag >>> 0) ? tag : -1
+}
+
+/** `count` {@link tagMessage}s back to back, tags 0..count-1. */
+export const tagMessages = (count: number): Uint8Array => {
+  const out = new Uint8Array(count * 8)
+  for (let k = 0; k < count; k++) out.set(tagMessage(k), k * 8)
+  return out
+}
+
 export const concat = (parts: ReadonlyArray<Uint8Array>, total = parts.reduce((a, p) => a + p.length, 0)): Uint8Array => {
   const out = new Uint8Array(total)
   let off = 0

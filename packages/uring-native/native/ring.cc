@@ -176,7 +176,7 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info) {
     ThrowType(env, "onBatch must be a function");
     return;
   }
-  if (!info[4].IsUndefined() && !GetInt(env, info[4], "testFlags", 0, 7, &test_flags)) return;
+  if (!info[4].IsUndefined() && !GetInt(env, info[4], "testFlags", 0, 15, &test_flags)) return;
   if (!info[5].IsUndefined() && !GetInt(env, info[5], "drainWarnMs", 0, 1ll << 30, &warn_ms)) return;
   Napi::Int32Array out = info[2].As<Napi::Int32Array>();
   if (out.ElementLength() < 3) {
@@ -327,6 +327,7 @@ io_uring_sqe* Ring::NextSqe() {
   if (!overflow_.empty()) return nullptr;  // keep FIFO order behind queued SQEs
   // Acquire on the head: the kernel has finished reading the entry we are about to reuse.
   if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) {
+    if (test_flags_ & kTestQueueWhenFull) return nullptr;
     Flush();
     if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) return nullptr;
   }
@@ -470,7 +471,9 @@ void Ring::ReleaseSlot(uint32_t slot) {
 void Ring::NeedKernelFlush() {
   // Overflowed CQEs (IORING_FEAT_NODROP keeps them in the kernel) and deferred task work are
   // only moved into the CQ by an io_uring_enter with GETEVENTS.
-  if (mem_.SqFlags() & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) {
+  const unsigned flags = mem_.SqFlags();
+  if (flags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) {
+    if (flags & IORING_SQ_CQ_OVERFLOW) cq_overflow_flushes_++;
     int r;
     do {
       r = sys_enter(mem_.fd, 0, 0, IORING_ENTER_GETEVENTS, nullptr, 0);
@@ -737,6 +740,7 @@ Napi::Value Ring::Info(const Napi::CallbackInfo& info) {
   o.Set("enters", static_cast<double>(enters_));
   o.Set("batches", static_cast<double>(batches_));
   o.Set("completions", static_cast<double>(completions_));
+  o.Set("cqOverflowFlushes", static_cast<double>(cq_overflow_flushes_));
   return o;
 }
 

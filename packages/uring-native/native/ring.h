@@ -114,6 +114,8 @@ enum TestFlags : uint32_t {
   kTestNoCancelAny = 1,    // cancel op by op, as on kernels before 5.19
   kTestNoExtArg = 2,       // bound waits with a timeout SQE, as on kernels before 5.11
   kTestNoDrainCancel = 4,  // issue no cancels: every op looks uncancellable to the drain
+  kTestQueueWhenFull = 8,  // a full SQ is not submitted to make room: SQEs go to overflow_, as
+                           // when the kernel refuses them (EBUSY/EAGAIN), which this kernel never does
 };
 
 // What this ring can do beyond its opcodes (probed, or inferred where no probe exists; see
@@ -264,6 +266,7 @@ class Ring : public Napi::ObjectWrap<Ring> {
   uint64_t enters_ = 0;
   uint64_t batches_ = 0;
   uint64_t completions_ = 0;
+  uint64_t cq_overflow_flushes_ = 0;  // enters that moved the kernel's CQ overflow list into the CQ
   std::deque<io_uring_sqe> overflow_;  // SQEs waiting for room in the SQ, in order
   std::vector<Slot> slots_;
   std::vector<std::unique_ptr<SlotExtra>> extras_;

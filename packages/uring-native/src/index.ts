@@ -89,6 +89,14 @@ export interface RingOptions {
    */
   readonly testDrainWarnMs?: number
   /**
+   * Test-only: a full submission queue is not submitted at once to make room; the SQEs that
+   * do not fit wait in the native overflow queue ({@link RingInfo.overflowQueued}), as when
+   * the kernel refuses SQEs (EBUSY, EAGAIN), until the end of the loop turn or of a completion
+   * batch moves them into the SQ in order. Makes that queue (and a cancel or a close of the
+   * ops in it) reachable on kernels that always take the whole SQ.
+   */
+  readonly testQueueWhenFull?: boolean
+  /**
    * Test-only: treat these as missing from the kernel, so the fallback paths run on a kernel
    * that has them. Opcode names as in {@link ProbeResult.ops} (`"socket"`, `"bind"`,
    * `"listen"`, `"shutdown"`, `"send_zc"`, ...: socket/bind/listen/shutdown then run as direct
@@ -176,6 +184,11 @@ export interface RingInfo {
   readonly batches: number
   /** CQEs reaped so far (internal cancel CQEs included). */
   readonly completions: number
+  /**
+   * `io_uring_enter` calls that moved completions the kernel kept aside while the CQ was full
+   * (`IORING_SQ_CQ_OVERFLOW`, with `IORING_FEAT_NODROP`) into the CQ.
+   */
+  readonly cqOverflowFlushes: number
 }
 
 /** Decoded `struct statx`. Times are in milliseconds since the epoch (with sub-ms fraction). */
@@ -697,6 +710,7 @@ const GENERATION_MASK = 2 ** 29 - 1
 const TEST_NO_CANCEL_ANY = 1
 const TEST_NO_EXT_ARG = 2
 const TEST_NO_DRAIN_CANCEL = 4
+const TEST_QUEUE_WHEN_FULL = 8
 
 /**
  * An io_uring bound to the libuv loop of the thread that creates it (a worker thread makes
@@ -733,7 +747,8 @@ export class Ring {
     const testFlags =
       (options.testNoCancelAny ? TEST_NO_CANCEL_ANY : 0) |
       (options.testNoExtArg ? TEST_NO_EXT_ARG : 0) |
-      (options.testNoDrainCancel ? TEST_NO_DRAIN_CANCEL : 0)
+      (options.testNoDrainCancel ? TEST_NO_DRAIN_CANCEL : 0) |
+      (options.testQueueWhenFull ? TEST_QUEUE_WHEN_FULL : 0)
     this.#out = new Int32Array(cqEntries * 3)
     try {
       const hide = options.testHideOps
