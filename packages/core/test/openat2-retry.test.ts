@@ -21,13 +21,23 @@ describe("Uring.openat2 with RESOLVE_BENEATH", () => {
       fs.mkdirSync(path.join(dir, "x"))
       fs.writeFileSync(path.join(dir, "a", "f"), "f")
       const dirfd = yield* Effect.acquireRelease(Effect.sync(() => fs.openSync(dir, "r")), (fd) => Effect.sync(() => fs.closeSync(fd)))
-      // Renames in another thread for a bounded time; each bumps the kernel's rename sequence.
+      // Renames in another thread until told to stop (at most 20 s); each bumps the kernel's
+      // rename sequence. The loop below starts once the renames have (a loaded machine can take
+      // seconds to start a worker, so a fixed window could close before the race began).
+      const stop = new Int32Array(new SharedArrayBuffer(4))
       const renamer = new Worker(
-        `const fs = require("node:fs"); const d = ${JSON.stringify(dir)}; const end = Date.now() + 4000
-         while (Date.now() < end) { fs.renameSync(d + "/x", d + "/y"); fs.renameSync(d + "/y", d + "/x") }`,
-        { eval: true }
+        `const { parentPort, workerData } = require("node:worker_threads"); const fs = require("node:fs")
+         const d = ${JSON.stringify(dir)}; const end = Date.now() + 20000; parentPort.postMessage("go")
+         while (Date.now() < end && Atomics.load(workerData, 0) === 0) { fs.renameSync(d + "/x", d + "/y"); fs.renameSync(d + "/y", d + "/x") }`,
+        { eval: true, workerData: stop }
       )
-      yield* Effect.addFinalizer(() => Effect.promise(() => renamer.terminate()))
+      yield* Effect.addFinalizer(() =>
+        Effect.promise(() => {
+          Atomics.store(stop, 0, 1)
+          return renamer.terminate()
+        })
+      )
+      yield* Effect.promise(() => new Promise((resolve) => renamer.once("message", resolve)))
       const how = { flags: C.O_RDONLY!, resolve: C.RESOLVE_BENEATH! }
       const raw = () =>
         new Promise<number>((resolve) => uring.ring.openat2(dirfd, "a/b/../f", how, (res) => {
@@ -36,9 +46,10 @@ describe("Uring.openat2 with RESOLVE_BENEATH", () => {
         }))
       let rawEagain = 0
       let serviceOpens = 0
-      const deadline = Date.now() + 2500
-      // Bounded: until the raw ring has seen the race a few times, or the deadline.
-      while (Date.now() < deadline && rawEagain < 20) {
+      const deadline = Date.now() + 15_000
+      // Bounded: until the raw ring has seen the race a few times (and the service has opened
+      // enough), or the deadline.
+      while (Date.now() < deadline && (rawEagain < 20 || serviceOpens <= 1000)) {
         const results = yield* Effect.promise(() => Promise.all(Array.from({ length: 32 }, raw)))
         rawEagain += results.filter((r) => r === EAGAIN).length
         const fds = yield* Effect.all(Array.from({ length: 32 }, () => uring.openat2(dirfd, "a/b/../f", how)), {
@@ -51,5 +62,5 @@ describe("Uring.openat2 with RESOLVE_BENEATH", () => {
       // failed (a failure would have failed the Effect.all above with WouldBlock).
       expect(rawEagain).toBeGreaterThan(0)
       expect(serviceOpens).toBeGreaterThan(1000)
-    }).pipe(Effect.scoped))
+    }).pipe(Effect.scoped), 30_000)
 })
