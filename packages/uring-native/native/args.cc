@@ -11,13 +11,16 @@
 
 namespace effio {
 
+// A getter, Proxy trap or valueOf of the caller's may have thrown already (an address
+// object's `host`, ...): that exception is the call's result. Throwing a second one while it
+// is pending is a fatal error in N-API.
 bool ThrowType(Napi::Env env, const std::string& msg) {
-  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  if (!env.IsExceptionPending()) Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
   return false;
 }
 
 bool ThrowRange(Napi::Env env, const std::string& msg) {
-  Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
+  if (!env.IsExceptionPending()) Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
   return false;
 }
 

@@ -796,7 +796,9 @@ Napi::Value Ring::Prep(Napi::Env env, const napi_value* argv, size_t argc) {
   EnsureSlot(extras_, slot);
   OpContext ctx(extras_[slot], ops_);
   io_uring_sqe sqe{};
-  if (!PrepareOp(static_cast<OpKind>(kind), args, ctx, &sqe)) return Napi::Value();
+  // An exception still pending (a caller's getter threw mid-decoding) fails the op too:
+  // nothing may be queued for a call that throws.
+  if (!PrepareOp(static_cast<OpKind>(kind), args, ctx, &sqe) || env.IsExceptionPending()) return Napi::Value();
   Slot& s = slots_[slot];
   s.group = -1;
   if (ctx.group() >= 0) {
