@@ -414,7 +414,11 @@ unsigned Ring::CopyCompletions(bool emit, bool* any) {
     if (slot >= slots_.size() || slots_[slot].state == kFree || slots_[slot].id != cqe.user_data) continue;
     const bool more = cqe.flags & IORING_CQE_F_MORE;
     Slot& s = slots_[slot];
-    const int32_t res = s.state == kCancelledInQueue ? -ECANCELED : s.state == kDirect ? s.res : cqe.res;
+    int32_t res = s.state == kCancelledInQueue ? -ECANCELED : s.state == kDirect ? s.res : cqe.res;
+    // The kernel's internal restart codes (ERESTARTSYS 512 .. ERESTART_RESTARTBLOCK 516) are
+    // never meant for user space, but a cancelled splice blocked in an io-wq worker completes
+    // with -ERESTARTSYS (seen on 6.18): it was interrupted, so it reports -EINTR.
+    if (res <= -512 && res >= -516) res = -EINTR;
     if (s.group >= 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
       // The kernel handed this buffer out: it is the program's until recycled.
       BufGroup& g = groups_[static_cast<size_t>(s.group)];
