@@ -26,33 +26,7 @@ export const makeTempDir = (prefix: string): Effect.Effect<string, never, Scope.
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
 
-/** A seeded xorshift32 generator of integers in [0, n). */
-export const rng = (seed: number) => {
-  let x = seed >>> 0 || 1
-  return (n: number): number => {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    return x % n
-  }
-}
-
-/** Deterministic pseudo-random bytes (xorshift32): reproducible, incompressible, no runs. */
-export const payload = (size: number, seed = 0x9e3779b9): Uint8Array => {
-  const out = new Uint8Array(size)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    out[i] = x & 0xff
-  }
-  return out
-}
+export { payload, rng } from "./random.js"
 
 /** The 16-byte block tagged `k`: k (u32 LE) four times (a block read at the wrong place shows). */
 export const tagBlock = (k: number): Uint8Array => new Uint8Array(new Uint32Array([k, k, k, k]).buffer)

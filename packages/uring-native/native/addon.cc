@@ -60,6 +60,31 @@ Napi::Value Pipe2(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// bufferInFlight(value) -> whether `value` is an ArrayBuffer whose memory an op in flight on
+// a ring of this thread holds (the facade's guard of ArrayBuffer.prototype.transfer).
+Napi::Value BufferInFlight(const Napi::CallbackInfo& info) {
+  const std::shared_ptr<v8::BackingStore> store = BackingStoreOf(info[0]);
+  return Napi::Boolean::New(info.Env(), Ring::AnyOpHolds(store.get()));
+}
+
+// transferReallocates() -> whether ArrayBuffer.prototype.transfer to another length resizes
+// the very BackingStore it came from (V8 12, Node 22: a realloc, which frees the old memory
+// under everyone who holds that store) instead of copying into a new one (V8 13). Found out
+// by doing it once, not from a version number.
+Napi::Value TransferReallocates(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, 64);
+  Napi::Value fn = ab.Get("transfer");
+  if (!fn.IsFunction()) return Napi::Boolean::New(env, false);
+  const std::shared_ptr<v8::BackingStore> held = BackingStoreOf(ab);
+  Napi::Value moved = fn.As<Napi::Function>().Call(ab, {Napi::Number::New(env, 4096)});
+  if (moved.IsEmpty()) {
+    (void)env.GetAndClearPendingException();
+    return Napi::Boolean::New(env, true);  // unknown: assume the worst
+  }
+  return Napi::Boolean::New(env, held != nullptr && BackingStoreOf(moved) == held);
+}
+
 }  // namespace
 }  // namespace effio
 
@@ -68,6 +93,8 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeRing", effio::Ring::Init(env));
   exports.Set("opKinds", effio::OpKindTable(env));
   exports.Set("pipe2", Napi::Function::New(env, effio::Pipe2));
+  exports.Set("bufferInFlight", Napi::Function::New(env, effio::BufferInFlight));
+  exports.Set("transferReallocates", Napi::Function::New(env, effio::TransferReallocates));
   exports.Set("constants", effio::ArgumentConstants(env));
   effio::InitNet(env, exports);
   effio::InitOffload(env, exports);

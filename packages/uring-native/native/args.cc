@@ -6,15 +6,21 @@
 #include <fcntl.h>
 #include <limits.h>
 
+#include <cstring>
+#include <utility>
+
 namespace effio {
 
+// A getter, Proxy trap or valueOf of the caller's may have thrown already (an address
+// object's `host`, ...): that exception is the call's result. Throwing a second one while it
+// is pending is a fatal error in N-API.
 bool ThrowType(Napi::Env env, const std::string& msg) {
-  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  if (!env.IsExceptionPending()) Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
   return false;
 }
 
 bool ThrowRange(Napi::Env env, const std::string& msg) {
-  Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
+  if (!env.IsExceptionPending()) Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
   return false;
 }
 
@@ -62,24 +68,64 @@ bool GetString(Napi::Env env, const Napi::Value& v, const char* name, std::strin
   return true;
 }
 
-bool GetBytes(Napi::Env env, const Napi::Value& v, const char* name, uint8_t** data, size_t* len) {
+void Pins::Add(std::shared_ptr<v8::BackingStore> store) {
+  if (!store) return;
+  if (!first) {
+    first = std::move(store);
+  } else if (store != first) {
+    rest.push_back(std::move(store));
+  }
+}
+
+bool Pins::Holds(const v8::BackingStore* store) const {
+  if (first.get() == store) return true;
+  for (const auto& s : rest)
+    if (s.get() == store) return true;
+  return false;
+}
+
+void Pins::Clear() {
+  first.reset();
+  if (rest.capacity() > 64) std::vector<std::shared_ptr<v8::BackingStore>>().swap(rest); else rest.clear();
+}
+
+std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value buffer) {
+  if (buffer == nullptr) return nullptr;
+  // Node's N-API represents a napi_value as the bits of a v8::Local<v8::Value> (its own
+  // v8impl::V8LocalValueFromJsValue is this memcpy). The addon is built against the headers
+  // of the Node that loads it, so the two always agree; N-API itself has no way to reach an
+  // ArrayBuffer's BackingStore.
+  v8::Local<v8::Value> local;
+  static_assert(sizeof(local) == sizeof(buffer), "napi_value is a v8::Local");
+  memcpy(static_cast<void*>(&local), &buffer, sizeof(buffer));
+  if (local->IsArrayBuffer()) return local.As<v8::ArrayBuffer>()->GetBackingStore();
+  if (local->IsSharedArrayBuffer()) return local.As<v8::SharedArrayBuffer>()->GetBackingStore();
+  return nullptr;
+}
+
+namespace {
+
+v8::Local<v8::Value> ToV8(napi_value v) {
+  v8::Local<v8::Value> local;
+  memcpy(static_cast<void*>(&local), &v, sizeof(v));
+  return local;
+}
+
+}  // namespace
+
+bool GetBytes(Napi::Env env, const Napi::Value& v, const char* name, uint8_t** data, size_t* len, Pins* pins) {
   napi_value raw = v;
   bool is = false;
   napi_value ab = nullptr;
   void* ptr = nullptr;
   size_t byte_len = 0;
   if (napi_is_typedarray(env, raw, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t length, offset;
-    napi_get_typedarray_info(env, raw, &type, &length, &ptr, &ab, &offset);
-    size_t elem = 1;
-    switch (type) {
-      case napi_int16_array: case napi_uint16_array: elem = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
-      default: elem = 1;
-    }
-    byte_len = length * elem;
+    // The byte length comes from V8 itself, not from N-API's element type times the length:
+    // that enum lags V8's kinds (a Float16Array, napi_float16_array on Node 24, was sized as
+    // one byte per element). V8 also gives 0 for a view that a shrunken resizable buffer has
+    // left out of bounds.
+    napi_get_typedarray_info(env, raw, nullptr, nullptr, &ptr, &ab, nullptr);
+    byte_len = ToV8(raw).As<v8::ArrayBufferView>()->ByteLength();
   } else if (napi_is_dataview(env, raw, &is) == napi_ok && is) {
     size_t offset;
     napi_get_dataview_info(env, raw, &byte_len, &ptr, &ab, &offset);
@@ -92,16 +138,17 @@ bool GetBytes(Napi::Env env, const Napi::Value& v, const char* name, uint8_t** d
   bool detached = false;
   if (ab != nullptr && napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && detached)
     return ThrowType(env, std::string(name) + " is detached");
+  if (pins != nullptr) pins->Add(BackingStoreOf(ab));
   *data = static_cast<uint8_t*>(ptr);
   *len = byte_len;
   return true;
 }
 
 bool GetRange(Napi::Env env, const Napi::Value& buf, const Napi::Value& off, const Napi::Value& len,
-              uint8_t** ptr, uint32_t* n) {
+              uint8_t** ptr, uint32_t* n, Pins* pins) {
   uint8_t* data = nullptr;
   size_t size = 0;
-  if (!GetBytes(env, buf, "buffer", &data, &size)) return false;
+  if (!GetBytes(env, buf, "buffer", &data, &size, pins)) return false;
   int64_t o = 0, l = 0;
   if (!GetInt(env, off, "offset", 0, INT64_MAX, &o)) return false;
   if (!GetInt(env, len, "length", 0, 0x7ffff000, &l)) return false;
@@ -159,7 +206,7 @@ std::string Args::Path(const char* name) {
 Span Args::Bytes(const char* name) {
   Napi::Value v = Next();
   Span s;
-  if (ok_ && !GetBytes(env(), v, name, &s.data, &s.len)) ok_ = false;
+  if (ok_ && !GetBytes(env(), v, name, &s.data, &s.len, &pins_)) ok_ = false;
   return ok_ ? s : Span{};
 }
 
@@ -169,7 +216,7 @@ Span Args::Range() {
   Napi::Value len = Next();
   uint8_t* ptr = nullptr;
   uint32_t n = 0;
-  if (ok_ && !GetRange(env(), buf, off, len, &ptr, &n)) ok_ = false;
+  if (ok_ && !GetRange(env(), buf, off, len, &ptr, &n, &pins_)) ok_ = false;
   return ok_ ? Span{ptr, n} : Span{};
 }
 
@@ -192,7 +239,7 @@ std::vector<iovec> Args::Iovecs(const char* name) {
   for (uint32_t i = 0; i < count; i++) {
     uint8_t* data = nullptr;
     size_t size = 0;
-    if (!GetBytes(env(), arr.Get(i), element.c_str(), &data, &size)) {
+    if (!GetBytes(env(), arr.Get(i), element.c_str(), &data, &size, &pins_)) {
       ok_ = false;
       iov.clear();
       return iov;

@@ -8,9 +8,11 @@
 
 #include <napi.h>
 #include <sys/uio.h>
+#include <v8.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,11 +34,30 @@ bool GetDirFd(Napi::Env env, const Napi::Value& v, const char* name, int* fd);
 bool GetPosition(Napi::Env env, const Napi::Value& v, const char* name, uint64_t* pos);
 // A string without NUL bytes (a path), UTF-8.
 bool GetString(Napi::Env env, const Napi::Value& v, const char* name, std::string* out);
+// The V8 backing stores (the memory itself) of the JS buffers an op hands to the kernel. A
+// JS reference to a buffer keeps its ArrayBuffer object alive, not its memory: a transfer
+// (postMessage, structuredClone with `transfer`, ArrayBuffer.prototype.transfer) moves the
+// memory to a new ArrayBuffer that may be collected at once. Holding the BackingStore keeps
+// the memory itself until the op's final CQE, whoever owns it by then. One slot's worth;
+// most ops have a single buffer, so the first one is held without an allocation.
+struct Pins {
+  std::shared_ptr<v8::BackingStore> first;
+  std::vector<std::shared_ptr<v8::BackingStore>> rest;
+  void Add(std::shared_ptr<v8::BackingStore> store);
+  bool Holds(const v8::BackingStore* store) const;
+  void Clear();
+};
+
+// The backing store of an ArrayBuffer or SharedArrayBuffer value (nullptr for anything else).
+std::shared_ptr<v8::BackingStore> BackingStoreOf(napi_value buffer);
+
 // Any ArrayBufferView or ArrayBuffer -> (pointer, byte length); rejects detached buffers.
-bool GetBytes(Napi::Env env, const Napi::Value& v, const char* name, uint8_t** data, size_t* len);
+// With `pins`, the buffer's backing store is added to it.
+bool GetBytes(Napi::Env env, const Napi::Value& v, const char* name, uint8_t** data, size_t* len,
+              Pins* pins = nullptr);
 // buffer, offset, length -> a checked [ptr, ptr + n) inside the buffer (n <= 0x7ffff000).
 bool GetRange(Napi::Env env, const Napi::Value& buf, const Napi::Value& off, const Napi::Value& len,
-              uint8_t** ptr, uint32_t* n);
+              uint8_t** ptr, uint32_t* n, Pins* pins = nullptr);
 
 // Memory the kernel reads from or writes into, inside a JS buffer the facade pins.
 struct Span {
@@ -56,6 +77,9 @@ class Args {
 
   bool ok() const { return ok_; }
   Napi::Env env() const { return env_; }
+  // The backing stores of the buffers read so far (Range, Bytes, Iovecs), for the slot to
+  // hold until the op's final CQE.
+  Pins& pins() { return pins_; }
 
   int64_t Int(const char* name, int64_t lo, int64_t hi);
   uint32_t U32(const char* name) { return static_cast<uint32_t>(Int(name, 0, UINT32_MAX)); }
@@ -86,6 +110,7 @@ class Args {
   size_t argc_;
   size_t next_;
   bool ok_ = true;
+  Pins pins_;
 };
 
 }  // namespace effio

@@ -30,7 +30,11 @@ bool GetUnix(Napi::Env env, const Napi::Object& o, const char* name, SockAddr* o
   std::string path;
   const std::string field = std::string(name) + ".path";
   if (!GetString(env, o.Get("path"), field.c_str(), &path)) return false;
-  const bool abstract = o.Get("abstract").ToBoolean();
+  // A getter that threw leaves an empty value, which must not be converted (node-addon-api
+  // aborts the process on a conversion of it while the exception is pending).
+  Napi::Value abstract_value = o.Get("abstract");
+  if (env.IsExceptionPending()) return false;
+  const bool abstract = abstract_value.ToBoolean();
   if (path.size() > kMaxUnixPath)
     return ThrowRange(env, field + " is " + std::to_string(path.size()) + " bytes; a Unix socket address holds at most " +
                                std::to_string(kMaxUnixPath));
@@ -74,7 +78,10 @@ bool GetInet(Napi::Env env, const Napi::Object& o, const char* name, SockAddr* o
   if (inet_pton(AF_INET6, host.c_str(), &sin6->sin6_addr) != 1)
     return ThrowType(env, prefix + ".host is not a numeric IPv6 address: \"" + host + "\"");
   int64_t scope = 0, flow = 0;
-  Napi::Value sv = o.Get("scopeId"), fv = o.Get("flowinfo");
+  Napi::Value sv = o.Get("scopeId");
+  if (env.IsExceptionPending()) return false;
+  Napi::Value fv = o.Get("flowinfo");
+  if (env.IsExceptionPending()) return false;
   if (!sv.IsUndefined() && !GetInt(env, sv, (prefix + ".scopeId").c_str(), 0, UINT32_MAX, &scope)) return false;
   if (!fv.IsUndefined() && !GetInt(env, fv, (prefix + ".flowinfo").c_str(), 0, UINT32_MAX, &flow)) return false;
   sin6->sin6_scope_id = static_cast<uint32_t>(scope);
@@ -208,8 +215,11 @@ bool GetSockAddr(Napi::Env env, const Napi::Value& v, const char* name, SockAddr
   *out = SockAddr{};
   if (!v.IsObject() || v.IsArray()) return ThrowType(env, std::string(name) + " must be an address object");
   Napi::Object o = v.As<Napi::Object>();
-  if (o.Has("path")) return GetUnix(env, o, name, out);
-  return GetInet(env, o, name, out);
+  const bool unix_path = o.Has("path");
+  const bool ok = !env.IsExceptionPending() && (unix_path ? GetUnix(env, o, name, out) : GetInet(env, o, name, out));
+  // A getter of the caller's that threw (say `abstract`) leaves its exception pending even
+  // where the decoding went on with an empty value: then the address is not to be used.
+  return ok && !env.IsExceptionPending();
 }
 
 Napi::Value SockAddrToJs(Napi::Env env, const sockaddr_storage& ss, socklen_t len) {

@@ -55,6 +55,9 @@ void EnsureSlot(std::vector<T>& v, uint32_t slot) {
   v.resize(std::max<size_t>(want, static_cast<size_t>(slot) + 1));
 }
 
+// The open rings of this thread (a worker thread has its own), for AnyOpHolds.
+thread_local std::vector<Ring*> open_rings;
+
 // Setup flag sets to try, best first. SUBMIT_ALL keeps one bad SQE from stalling the batch.
 const uint32_t kFlagAttempts[] = {
     IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SINGLE_ISSUER,
@@ -231,6 +234,15 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info) {
   handles_->cleanup = nullptr;
   napi_add_async_cleanup_hook(env, OnEnvCleanup, handles_, &handles_->cleanup);
   state_ = State::kOpen;
+  open_rings.push_back(this);
+}
+
+bool Ring::AnyOpHolds(const v8::BackingStore* store) {
+  if (store == nullptr) return false;
+  for (const Ring* r : open_rings)
+    for (const Slot& s : r->slots_)
+      if (s.state != kFree && s.pins.Holds(store)) return true;
+  return false;
 }
 
 Ring::~Ring() {
@@ -403,7 +415,11 @@ unsigned Ring::CopyCompletions(bool emit, bool* any) {
     if (slot >= slots_.size() || slots_[slot].state == kFree || slots_[slot].id != cqe.user_data) continue;
     const bool more = cqe.flags & IORING_CQE_F_MORE;
     Slot& s = slots_[slot];
-    const int32_t res = s.state == kCancelledInQueue ? -ECANCELED : s.state == kDirect ? s.res : cqe.res;
+    int32_t res = s.state == kCancelledInQueue ? -ECANCELED : s.state == kDirect ? s.res : cqe.res;
+    // The kernel's internal restart codes (ERESTARTSYS 512 .. ERESTART_RESTARTBLOCK 516) are
+    // never meant for user space, but a cancelled splice blocked in an io-wq worker completes
+    // with -ERESTARTSYS (seen on 6.18): it was interrupted, so it reports -EINTR.
+    if (res <= -512 && res >= -516) res = -EINTR;
     if (s.group >= 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
       // The kernel handed this buffer out: it is the program's until recycled.
       BufGroup& g = groups_[static_cast<size_t>(s.group)];
@@ -454,6 +470,9 @@ void Ring::OnInternalCompletion(const io_uring_cqe& cqe) {
 void Ring::ReleaseSlot(uint32_t slot) {
   Slot& s = slots_[slot];
   s.state = kFree;
+  // The kernel is done with the op's buffers: their memory may go (this may free it, when a
+  // transfer left the op the last holder).
+  s.pins.Clear();
   if (s.group >= 0) {
     groups_[static_cast<size_t>(s.group)].users--;
     s.group = -1;
@@ -569,6 +588,7 @@ void Ring::Teardown(bool call_js) {
   state_ = State::kClosing;  // no new ops from here on; the drain's own SQEs still go out
   DrainAll(call_js);
   state_ = State::kClosed;
+  open_rings.erase(std::remove(open_rings.begin(), open_rings.end(), this), open_rings.end());
   // What may be left is internal: a cancel or a wait timeout, which point at no memory the
   // kernel reads after submission. Closing the ring fd lets the kernel reap them.
   overflow_.clear();
@@ -784,7 +804,9 @@ Napi::Value Ring::Prep(Napi::Env env, const napi_value* argv, size_t argc) {
   EnsureSlot(extras_, slot);
   OpContext ctx(extras_[slot], ops_);
   io_uring_sqe sqe{};
-  if (!PrepareOp(static_cast<OpKind>(kind), args, ctx, &sqe)) return Napi::Value();
+  // An exception still pending (a caller's getter threw mid-decoding) fails the op too:
+  // nothing may be queued for a call that throws.
+  if (!PrepareOp(static_cast<OpKind>(kind), args, ctx, &sqe) || env.IsExceptionPending()) return Napi::Value();
   Slot& s = slots_[slot];
   s.group = -1;
   if (ctx.group() >= 0) {
@@ -800,6 +822,7 @@ Napi::Value Ring::Prep(Napi::Env env, const napi_value* argv, size_t argc) {
   }
   sqe.user_data = id;
   s.id = id;
+  std::swap(s.pins, args.pins());
   s.state = ctx.direct() ? kDirect : kBusy;
   s.res = ctx.direct_res();
   ops_in_flight_++;

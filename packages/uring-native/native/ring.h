@@ -167,6 +167,8 @@ class Ring : public Napi::ObjectWrap<Ring> {
   static Napi::Function Init(Napi::Env env);
   explicit Ring(const Napi::CallbackInfo& info);
   ~Ring() override;
+  // Whether an op in flight on any open ring of this thread holds `store` (see Pins).
+  static bool AnyOpHolds(const v8::BackingStore* store);
 
  private:
   enum class State : uint8_t { kOpen, kClosing, kClosed };
@@ -181,6 +183,7 @@ class Ring : public Napi::ObjectWrap<Ring> {
     uint8_t state = kFree;
     int32_t res = 0;     // kDirect: the syscall's result
     int32_t group = -1;  // the provided-buffer group the op selects from, or -1
+    Pins pins;           // the memory of the op's JS buffers, held until its final CQE
   };
 
   // JS-facing methods

@@ -310,6 +310,8 @@ interface Addon {
   copyFileRange?: (fdIn: number, offIn: number, fdOut: number, offOut: number, length: number, cb: (res: number) => void) => void
   encodeSockaddr?: (address: SocketAddress) => Uint8Array
   decodeSockaddr?: (bytes: Bytes) => SocketAddress | undefined
+  bufferInFlight?: (value: unknown) => boolean
+  transferReallocates?: () => boolean
 }
 
 const load = (): { addon?: Addon; error?: string } => {
@@ -330,6 +332,38 @@ const load = (): { addon?: Addon; error?: string } => {
   return { addon }
 }
 const loaded = load()
+
+/**
+ * Whether this process guards `ArrayBuffer.prototype.transfer` / `transferToFixedLength` (see
+ * {@link Ring}, "Buffers and their memory"): true where V8 resizes an ArrayBuffer's memory in
+ * place on a transfer to another length (Node 22), which would free memory an op in flight
+ * still has the kernel write into.
+ */
+export const transferGuarded: boolean = (() => {
+  const addon = loaded.addon
+  if (addon?.transferReallocates === undefined || addon.bufferInFlight === undefined) return false
+  if (!addon.transferReallocates()) return false
+  const inFlight = addon.bufferInFlight
+  const proto = ArrayBuffer.prototype as unknown as Record<string, unknown>
+  for (const name of ["transfer", "transferToFixedLength"]) {
+    const original = proto[name]
+    if (typeof original !== "function") continue
+    // A transfer to the same length moves the memory whole (the op's hold on it keeps it
+    // alive); one to another length reallocates it, so it is refused while an op uses it,
+    // with the TypeError V8 gives for an ArrayBuffer that cannot be detached.
+    const guarded = {
+      [name](this: ArrayBuffer) {
+        const newLength: unknown = arguments[0]
+        if (newLength !== undefined && inFlight(this) && newLength !== this.byteLength) {
+          throw new TypeError(`ArrayBuffer.prototype.${name}: the buffer is in use by an io_uring op in flight`)
+        }
+        return (original as (...args: Array<unknown>) => unknown).apply(this, arguments as unknown as Array<unknown>)
+      }
+    }[name]!
+    Object.defineProperty(proto, name, { value: guarded, writable: true, enumerable: false, configurable: true })
+  }
+  return true
+})()
 
 /**
  * Kernel constants for op arguments (`O_*`, `AT_*`, `RESOLVE_*`, `STATX_*`, `POLL*`, ...),
@@ -722,6 +756,20 @@ const TEST_QUEUE_WHEN_FULL = 8
  * until `flags` lacks {@link CQE_F_MORE}), from the event loop, never synchronously.
  * Argument errors throw `TypeError`/`RangeError` before anything reaches the kernel; an op on
  * a closed (or closing) ring throws {@link RingClosedError}.
+ *
+ * **Buffers and their memory.** An op that takes buffers (read, write, readv, writev, statx,
+ * send, sendZc, sendTo, recv, recvFrom) holds each buffer's memory itself (its V8
+ * BackingStore), not only the JS object, until the op's final completion. So a buffer may
+ * be transferred while the op runs: after `postMessage`/`structuredClone` with `transfer`,
+ * or `ArrayBuffer.prototype.transfer()` to the same length, the kernel writes into memory
+ * the new owner now has (and which outlives it, if it is collected first). A transfer to
+ * another length copies on V8 13+ (Node 24): the kernel writes into the old memory, still
+ * held, and the copy does not see those bytes. Where V8 would instead reallocate the memory
+ * in place (Node 22), `transfer(n)`/`transferToFixedLength(n)` of a buffer an op is using
+ * throws a `TypeError` until the op completes ({@link transferGuarded}). A resizable
+ * ArrayBuffer never moves: a read into one that shrinks meanwhile still lands in its
+ * reserved memory, or fails with `-EFAULT` where V8 released the pages; bytes past the new
+ * length show again if it grows. A view a shrunken buffer has left out of bounds has length 0.
  */
 export class Ring {
   readonly #native: NativeRing
@@ -904,23 +952,27 @@ export class Ring {
 
   /**
    * Reads up to `length` bytes into `buffer[offset..]` from `position` (-1: the fd's current
-   * position, for pipes, ttys and sockets). Completes with the byte count.
+   * position, for pipes, ttys and sockets). Completes with the byte count. `buffer`'s memory
+   * is held until then, even across a transfer (see {@link Ring}, buffers and their memory).
    */
   read(fd: number, buffer: Bytes, offset: number, length: number, position: number, cb: OpCallback): number {
     return this.#submit(cb, buffer, Op.read, fd, buffer, offset, length, position)
   }
 
-  /** Writes `buffer[offset..offset+length]` at `position` (-1: current position). Completes with the byte count. */
+  /**
+   * Writes `buffer[offset..offset+length]` at `position` (-1: current position). Completes with
+   * the byte count. `buffer`'s memory is held until then (see {@link Ring}, buffers and their memory).
+   */
   write(fd: number, buffer: Bytes, offset: number, length: number, position: number, cb: OpCallback): number {
     return this.#submit(cb, buffer, Op.write, fd, buffer, offset, length, position)
   }
 
-  /** Scatter read into `buffers` (each whole) from `position` (-1: current position). */
+  /** Scatter read into `buffers` (each whole) from `position` (-1: current position); each one's memory is held until the completion. */
   readv(fd: number, buffers: ReadonlyArray<Bytes>, position: number, cb: OpCallback): number {
     return this.#vector(Op.readv, fd, buffers, position, cb)
   }
 
-  /** Gather write of `buffers` (each whole) at `position` (-1: current position). */
+  /** Gather write of `buffers` (each whole) at `position` (-1: current position); each one's memory is held until the completion. */
   writev(fd: number, buffers: ReadonlyArray<Bytes>, position: number, cb: OpCallback): number {
     return this.#vector(Op.writev, fd, buffers, position, cb)
   }
@@ -958,7 +1010,8 @@ export class Ring {
 
   /**
    * `statx(2)` of `path` relative to `dirfd` (`""` with `AT_EMPTY_PATH` for the fd itself),
-   * written into `out` ({@link STATX_SIZE} bytes, decode with {@link decodeStatx}).
+   * written into `out` ({@link STATX_SIZE} bytes, decode with {@link decodeStatx}), whose memory
+   * is held until the completion (see {@link Ring}, buffers and their memory).
    */
   statx(dirfd: number, path: string, flags: number, mask: number, out: Uint8Array, cb: OpCallback): number {
     return this.#submit(cb, out, Op.statx, dirfd, path, flags, mask, out)
@@ -1106,6 +1159,7 @@ export class Ring {
   /**
    * Sends `buffer[offset..offset+length]`; completes with the byte count (possibly short).
    * `MSG_NOSIGNAL` is always added: a peer that has gone gives `-EPIPE`, never SIGPIPE.
+   * `buffer`'s memory is held until the completion (see {@link Ring}, buffers and their memory).
    */
   send(fd: number, buffer: Bytes, offset: number, length: number, flags: number, cb: OpCallback): number {
     return this.#submit(cb, buffer, Op.send, fd, buffer, offset, length, flags)
@@ -1116,19 +1170,23 @@ export class Ring {
    * when the send was issued: first with the byte count and {@link CQE_F_MORE}, then with
    * {@link CQE_F_NOTIF} (no F_MORE) once the kernel no longer reads `buffer`, which stays pinned
    * until then. A send that fails before it is issued calls back once, without F_MORE; in every
-   * case the call without F_MORE is the last. `MSG_NOSIGNAL` always.
+   * case the call without F_MORE is the last. `MSG_NOSIGNAL` always. The memory is held as
+   * for {@link send}.
    */
   sendZc(fd: number, buffer: Bytes, offset: number, length: number, flags: number, cb: OpCallback): number {
     this.#require("sendZc", "send_zc (Linux 6.0)")
     return this.#submit(cb, buffer, Op.send_zc, fd, buffer, offset, length, flags)
   }
 
-  /** `sendmsg(2)` of `buffer[offset..offset+length]` to `address` (UDP, Unix datagrams). `MSG_NOSIGNAL` always. */
+  /** `sendmsg(2)` of `buffer[offset..offset+length]` to `address` (UDP, Unix datagrams). `MSG_NOSIGNAL` always; `buffer`'s memory is held until the completion. */
   sendTo(fd: number, buffer: Bytes, offset: number, length: number, address: SocketAddress, cb: OpCallback, flags = 0): number {
     return this.#submit(cb, buffer, Op.sendto, fd, buffer, offset, length, address, flags)
   }
 
-  /** Receives into `buffer[offset..offset+length]`; completes with the byte count, 0 at EOF. */
+  /**
+   * Receives into `buffer[offset..offset+length]`; completes with the byte count, 0 at EOF.
+   * `buffer`'s memory is held until then (see {@link Ring}, buffers and their memory).
+   */
   recv(fd: number, buffer: Bytes, offset: number, length: number, flags: number, cb: OpCallback): number {
     return this.#submit(cb, buffer, Op.recv, fd, buffer, offset, length, flags)
   }
@@ -1136,7 +1194,7 @@ export class Ring {
   /**
    * `recvmsg(2)` into `buffer[offset..offset+length]` with the sender's address: `cb(res,
    * flags, from)`, `from` decoded once `res >= 0` (undefined for a connected stream socket,
-   * which has none to give).
+   * which has none to give). `buffer`'s memory is held until the completion.
    */
   recvFrom(fd: number, buffer: Bytes, offset: number, length: number, cb: RecvFromCallback, flags = 0): number {
     if (typeof cb !== "function") throw new TypeError("callback must be a function")

@@ -109,6 +109,24 @@ describe("cancel", () => {
     else expect(CANCELLED).toContain(errnoName(results[0]!))
     expect(ring.inFlight).toBe(0)
   })
+
+  // Found by the fuzzer: a splice blocked in an io-wq worker, cancelled, completed with the
+  // kernel-internal -ERESTARTSYS (-512) on Linux 6.18, which no errno table knows.
+  for (const how of ["cancel", "asyncCancel"] as const) {
+    it(`a splice waiting on an empty pipe, cancelled (${how}): -ECANCELED or -EINTR, never a kernel-internal code`, async () => {
+      const a = makePipe(dir)
+      const b = makePipe(dir)
+      const done = run((cb) => {
+        const id = ring.splice(a.r, -1, b.w, -1, 4096, 0, cb)
+        setTimeout(() => (how === "cancel" ? ring.cancel(id) : ring.asyncCancel(id, () => {})), 20)
+        return id
+      })
+      const res = await done
+      expect(res).toBeGreaterThan(-512)
+      expect(CANCELLED).toContain(errnoName(res))
+      expect(ring.inFlight).toBe(0)
+    })
+  }
 })
 
 describe("close()", () => {

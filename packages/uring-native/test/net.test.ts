@@ -243,6 +243,44 @@ describe("addresses", () => {
     expect(decodeSockaddr(encodeSockaddr({ path: "x".repeat(107) }))).toEqual({ path: "x".repeat(107) })
   })
 
+  // Found by the fuzzer: a throwing getter made the addon throw a second error over the
+  // pending one (a fatal error: the process aborted), and a throwing `abstract` getter let a
+  // bind be queued while its call threw (a slot the facade had given back).
+  it("an address whose getter or Proxy trap throws: that error surfaces, nothing is queued, no abort", async () => {
+    class Planted extends Error {}
+    const throwing = (field: string, base: object): object =>
+      Object.defineProperty({ ...base }, field, {
+        enumerable: true,
+        get: () => {
+          throw new Planted(field)
+        }
+      })
+    const fd = await socket(ring, S.AF_INET, S.SOCK_DGRAM)
+    const unixFd = await socket(ring, S.AF_UNIX, S.SOCK_DGRAM)
+    const buf = new Uint8Array(4)
+    const inet = { family: 4, host: "127.0.0.1", port: 1 }
+    const cases: Array<[object, number]> = [
+      ...["family", "host", "port"].map((f): [object, number] => [throwing(f, inet), fd]),
+      [throwing("scopeId", { family: 6, host: "::1", port: 1 }), fd],
+      [throwing("path", {}), unixFd],
+      [throwing("abstract", { path: "effio-fuzz-regression" }), unixFd],
+      [new Proxy({}, { has: () => { throw new Planted("has") } }), fd],
+      [new Proxy({}, { get: () => { throw new Planted("get") } }), fd]
+    ]
+    const inFlight = ring.inFlight
+    for (const [address, target] of cases) {
+      const a = address as SocketAddress
+      expect(() => encodeSockaddr(a)).toThrow(Planted)
+      expect(() => ring.bind(target, a, () => expect.fail("called"))).toThrow(Planted)
+      expect(() => ring.connect(target, a, () => expect.fail("called"))).toThrow(Planted)
+      expect(() => ring.sendTo(target, buf, 0, 4, a, () => expect.fail("called"))).toThrow(Planted)
+      expect(ring.inFlight).toBe(inFlight)
+    }
+    expect(ring.submit()).toBe(0)
+    await sleep(10)
+    expect(ring.inFlight).toBe(inFlight)
+  })
+
   it("setsockopt/getsockopt of int options; errors carry the errno name", async () => {
     const fd = await socket(ring, S.AF_INET, S.SOCK_STREAM)
     setsockopt(fd, S.IPPROTO_TCP, S.TCP_NODELAY, 1)

@@ -155,6 +155,28 @@ describe("read / write", () => {
     expect(Buffer.from(u32.buffer)).toEqual(data.subarray(32, 64))
   })
 
+  it("every TypedArray kind is sized by its byteLength (Float16Array too, where it exists)", async () => {
+    const data = pseudoRandomBytes(64, 11)
+    const { fd } = openFile("kinds.bin", data)
+    const g = globalThis as unknown as Record<string, (new (n: number) => ArrayBufferView) | undefined>
+    const kinds = ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Float16Array",
+      "Int32Array", "Uint32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array"]
+    let tried = 0
+    for (const kind of kinds) {
+      const Ctor = g[kind]
+      if (Ctor === undefined) continue // Float16Array: Node 24+
+      tried++
+      const view = new Ctor(64 / (Ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT)
+      expect(view.byteLength, kind).toBe(64)
+      // N-API's element type once sized a Float16Array at one byte per element: a full-length
+      // read was refused as past the end.
+      expect(await run((cb) => ring.read(fd, view, 0, 64, 0, cb)), kind).toBe(64)
+      expect(Buffer.from(view.buffer, view.byteOffset, view.byteLength), kind).toEqual(data)
+      expect(() => ring.read(fd, view, 0, 65, 0, () => {}), kind).toThrow(RangeError)
+    }
+    expect(tried).toBeGreaterThanOrEqual(11)
+  })
+
   it("position -1 uses and advances the file position", async () => {
     const { p, fd } = openFile("cur.txt", "")
     expect(await run((cb) => ring.write(fd, Buffer.from("abc"), 0, 3, -1, cb))).toBe(3)

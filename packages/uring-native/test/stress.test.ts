@@ -2,7 +2,7 @@
 import fs from "node:fs"
 import path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { Ring } from "../src/index.js"
+import { Ring, transferGuarded } from "../src/index.js"
 import { closeNow, closeTracked, gc, immediate, makePipe, makeTempDir, pseudoRandomBytes, removeTempDirs, sleep, track } from "./helpers.js"
 
 afterEach(() => {
@@ -261,5 +261,158 @@ describe("more ops in flight than SQ entries", () => {
     } finally {
       ring.close()
     }
+  })
+})
+
+// A transfer moves an ArrayBuffer's memory to a new owner (which may be collected at once);
+// ArrayBuffer.prototype.transfer() to another length may reallocate it; a resizable buffer
+// may shrink. None of that may leave the kernel writing into memory that was freed: the ring
+// holds each buffer's memory itself (its V8 BackingStore) until the op's final completion.
+describe("buffers changed while their op is in flight", () => {
+  const SIZE = 4096
+  const MARK = 0xa5
+  const data = pseudoRandomBytes(SIZE, 0x5eed)
+
+  // Fresh allocations of the freed size, marked: the allocator hands a freed block out again
+  // first, so a kernel write into freed memory shows up as a mark overwritten (or a crash).
+  const spray = (): Array<Uint8Array> => Array.from({ length: 512 }, () => new Uint8Array(SIZE).fill(MARK))
+  const sprayIntact = (s: ReadonlyArray<Uint8Array>): boolean => s.every((u) => u.every((b) => b === MARK))
+  const collect = async (): Promise<void> => {
+    for (let i = 0; i < 6; i++) {
+      gc()
+      await sleep(2)
+    }
+  }
+
+  /** A read on an empty pipe into `view`, in the kernel, waiting for data; `feed` writes it. */
+  const pendingRead = async (ring: Ring, view: Uint8Array) => {
+    const { r, w } = makePipe(makeTempDir())
+    const done = new Promise<number>((resolve) => ring.read(r, view, 0, view.byteLength, -1, resolve))
+    await sleep(5)
+    expect(ring.inFlight).toBe(1)
+    return { done, feed: () => fs.writeSync(w, data) }
+  }
+
+  /** Completes the read after the dropped memory had every chance to be freed and reused. */
+  const completesIntoHeldMemory = async (op: { done: Promise<number>; feed: () => void }): Promise<void> => {
+    await collect()
+    const s = spray()
+    op.feed()
+    expect(await op.done).toBe(SIZE)
+    await collect()
+    expect(sprayIntact(s)).toBe(true)
+  }
+
+  let ring: Ring
+  afterEach(() => ring.close())
+
+  it("structuredClone transfer, the new owner kept: the bytes land in the new owner's buffer", async () => {
+    ring = new Ring()
+    let ab: ArrayBuffer | undefined = new ArrayBuffer(SIZE)
+    const { done, feed } = await pendingRead(ring, new Uint8Array(ab))
+    const moved = structuredClone(ab, { transfer: [ab] })
+    expect(ab.byteLength).toBe(0)
+    ab = undefined
+    await collect()
+    feed()
+    expect(await done).toBe(SIZE)
+    expect(Buffer.compare(new Uint8Array(moved), data)).toBe(0)
+  })
+
+  for (const how of ["structuredClone", "postMessage"] as const) {
+    it(`${how} transfer, every reference dropped and collected: the read completes into memory still held`, async () => {
+      ring = new Ring()
+      const op = await (async () => {
+        const ab = new ArrayBuffer(SIZE)
+        const op = await pendingRead(ring, new Uint8Array(ab))
+        if (how === "structuredClone") {
+          structuredClone(ab, { transfer: [ab] })
+        } else {
+          const { port1, port2 } = new MessageChannel()
+          const received = new Promise<void>((resolve) => port2.once("message", () => resolve()))
+          port1.postMessage(ab, [ab])
+          await received
+          port1.close()
+          port2.close()
+        }
+        expect(ab.byteLength).toBe(0)
+        return op
+      })()
+      await completesIntoHeldMemory(op)
+    })
+  }
+
+  const hasTransfer = typeof (ArrayBuffer.prototype as { transfer?: unknown }).transfer === "function"
+  type Transferable = ArrayBuffer & { transfer(n?: number): ArrayBuffer; resize(n: number): void }
+
+  it.skipIf(!hasTransfer)("ArrayBuffer.prototype.transfer() to the same length: the memory moves whole, the bytes land in it", async () => {
+    ring = new Ring()
+    const ab = new ArrayBuffer(SIZE) as Transferable
+    const { done, feed } = await pendingRead(ring, new Uint8Array(ab))
+    const moved = ab.transfer()
+    await collect()
+    feed()
+    expect(await done).toBe(SIZE)
+    expect(Buffer.compare(new Uint8Array(moved), data)).toBe(0)
+  })
+
+  it.skipIf(!hasTransfer)("ArrayBuffer.prototype.transfer() to another length: refused where it would reallocate, else a copy; never freed under the op", async () => {
+    ring = new Ring()
+    let refused: Transferable | undefined
+    const op = await (async () => {
+      const ab = new ArrayBuffer(SIZE) as Transferable
+      const op = await pendingRead(ring, new Uint8Array(ab))
+      if (transferGuarded) {
+        // V8 12 (Node 22) would realloc the memory in place: refused while the op runs.
+        expect(() => ab.transfer(SIZE * 2)).toThrow(TypeError)
+        expect(ab.byteLength).toBe(SIZE)
+        refused = ab
+      } else {
+        const bigger = ab.transfer(SIZE * 2)
+        expect(ab.byteLength).toBe(0)
+        expect(bigger.byteLength).toBe(SIZE * 2)
+      }
+      return op
+    })()
+    await completesIntoHeldMemory(op)
+    // Once the op has completed, the buffer that was refused transfers as usual.
+    if (refused) expect(refused.transfer(SIZE * 2).byteLength).toBe(SIZE * 2)
+  })
+
+  it.skipIf(!hasTransfer)("a resizable buffer transferred away and dropped: its old memory stays mapped until the read completes", async () => {
+    ring = new Ring()
+    const { done, feed } = await (async () => {
+      const rab = new ArrayBuffer(SIZE, { maxByteLength: 64 * SIZE }) as Transferable
+      const op = await pendingRead(ring, new Uint8Array(rab))
+      rab.transfer() // a resizable buffer's transfer always copies into a new reservation
+      expect(rab.byteLength).toBe(0)
+      return op
+    })()
+    await collect()
+    feed()
+    // Without the hold, the old reservation is unmapped by now and the kernel's copy faults.
+    expect(await done).toBe(SIZE)
+  })
+
+  it("a resizable buffer shrunk (and grown) while a read into it is pending: no crash, bytes where documented", async () => {
+    ring = new Ring()
+    const rab = new ArrayBuffer(SIZE, { maxByteLength: 64 * SIZE }) as Transferable
+    const view = new Uint8Array(rab) // length-tracking
+    const { done, feed } = await pendingRead(ring, view)
+    rab.resize(0)
+    expect(view.length).toBe(0)
+    await collect()
+    rab.resize(16 * SIZE)
+    rab.resize(SIZE / 2)
+    feed()
+    const res = await done
+    // The kernel writes where the buffer was at submission: into its reserved memory, which
+    // never moves and is never freed while the op holds it. Pages V8 released on the shrink
+    // make the copy fault (-EFAULT); bytes past the current length stay in the reservation.
+    expect(res === SIZE || res === -14).toBe(true)
+    rab.resize(SIZE)
+    const now = new Uint8Array(rab)
+    if (res === SIZE) expect(Buffer.compare(now, data)).toBe(0)
+    else expect(now.every((b) => b === 0)).toBe(true)
   })
 })
