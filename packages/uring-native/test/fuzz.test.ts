@@ -35,8 +35,12 @@ const unshareWorks = spawnSync("unshare", ["-m", "-n", "/bin/sh", "-c", "ip link
 const inCi = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false"
 if (!unshareWorks && !inCi) console.warn("fuzz.test.ts: skipped: `unshare -m -n` (with mount and ip) is not usable here")
 
+// 100,000 cases take 6-15 s here (Node 20, 22, 24; 15 s under AddressSanitizer); longer runs
+// get a budget that grows with them.
+const budgetMs = Math.max(60_000, cases * 1.5)
+
 describe("fuzzing the native boundary", () => {
-  it.skipIf(!unshareWorks && !inCi)(`${cases} seeded cases: typed failures only, nothing lost, no fd leaked`, async () => {
+  it.skipIf(!unshareWorks && !inCi)(`${cases} seeded cases: typed failures only, nothing lost, no fd leaked`, { timeout: budgetMs }, async () => {
     if (!unshareWorks) throw new Error("`unshare -m -n` (with mount and ip) is required in CI to confine the fuzzer")
     const root = makeTempDir()
     fs.mkdirSync(path.join(root, "work"))
@@ -50,7 +54,7 @@ describe("fuzzing the native boundary", () => {
         EFFIO_FUZZ_CASES: String(cases),
         TMPDIR: path.join(root, "tmp") // tsx's cache: the only writable place
       },
-      timeoutMs: Math.max(110_000, cases * 2)
+      timeoutMs: budgetMs - 5_000
     })
     const last = result.stdout.toString("utf8").trim().split("\n").at(-1) ?? ""
     const report = (last.startsWith("{") ? JSON.parse(last) : {}) as {
@@ -93,6 +97,8 @@ describe("fuzzing the native boundary", () => {
         "recvSelect", "recvMultishot", "shutdown"]
       for (const op of ringOps) {
         const c = report.byOp?.[op]
+        // Never called: a kernel without send_zc (6.0) or multishot recv, which the child skips.
+        if (c === undefined && (op === "sendZc" || op === "recvMultishot")) continue
         expect({ op, threw: (c?.threw ?? 0) > 0, completed: (c?.completed ?? 0) > 0 }).toEqual({ op, threw: true, completed: true })
       }
       for (const op of ["cancel", "registerBufRing", "pipe2", "probe", "new Ring", "setsockopt", "getsockopt", "getsockname", "getpeername", "encodeSockaddr", "decodeSockaddr"]) {
