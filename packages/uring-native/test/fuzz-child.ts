@@ -37,9 +37,11 @@ import {
   probe,
   Ring,
   type RingOptions,
+  copyFileRange,
   setsockopt,
   socketConstants as S,
-  type SocketAddress
+  type SocketAddress,
+  trySend
 } from "../src/index.js"
 import { rng } from "../../../test-utils/random.js"
 import { gc } from "./helpers.js"
@@ -365,6 +367,9 @@ interface Pending {
   readonly onResult?: (res: number, flags: number) => void
 }
 const pending = new Map<number, Pending>() // by a serial, not the op id (ids are per ring)
+// copyFileRange calls whose callback has not run yet, and the two files they copy between.
+let offloaded = 0
+const copyFds: Array<number> = []
 let serial = 0
 
 const rings: Array<Ring> = []
@@ -598,6 +603,36 @@ const ops: ReadonlyArray<readonly [string, () => void]> = [
     if (bytesOut !== undefined) syncCall("decodeSockaddr", () => decodeSockaddr(bytesOut))
   }],
   ["decodeSockaddr", () => syncCall("decodeSockaddr", () => decodeSockaddr(cast(bytes().value)))],
+  ["trySend", () => {
+    const m = bytes()
+    const [off, len] = range(m)
+    const res = syncCall("trySend", () => trySend(cast(fdArg("tcp", "unix", "udp", "pipeW", "file")), cast(m.value), cast(off), cast(len)))
+    if (res !== undefined && !resultOk(res, 0)) fail(`trySend: returned ${String(res)}`)
+  }],
+  // copy_file_range on the threadpool: its fds are the two files kept for it (never closed by
+  // the fuzzer, so a copy still running cannot land in a number reused meanwhile), numbers
+  // that name nothing, or bad values.
+  ["copyFileRange", () => {
+    const fd = () => (chance(0.8) ? pick(copyFds) : chance(0.5) ? noSuchFd() : badValue())
+    const counters = (stats.byOp.copyFileRange ??= { calls: 0, threw: 0, completed: 0 })
+    counters.calls++
+    let inCall = true
+    let calls = 0
+    try {
+      copyFileRange(cast(fd()), cast(num(0, 4096)), cast(fd()), cast(num(0, 4096)), cast(num(0, 8192)), cast(chance(0.02) ? badValue() : (res: number) => {
+        if (inCall) fail("copyFileRange: called back synchronously")
+        if (++calls > 1) fail("copyFileRange: called back twice")
+        if (!resultOk(res, 0)) fail(`copyFileRange: completed with ${String(res)}`)
+        counters.completed++
+        offloaded--
+      }))
+      offloaded++
+    } catch (e) {
+      counters.threw++
+      classify("copyFileRange", e)
+    }
+    inCall = false
+  }],
   ["pipe2", () => {
     const fds = syncCall("pipe2", () => (chance(0.5) ? pipe2() : pipe2(cast(num(0, 1 << 21, 0.3))))) as [number, number] | undefined
     if (fds !== undefined) {
@@ -707,6 +742,8 @@ const setup = async (): Promise<void> => {
   const x = await once(ring, (cb) => ring.socket(S.AF_UNIX, S.SOCK_STREAM, 0, cb))
   adopt(x, "unix")
   if (ring.supports("bufRing")) bufRings.push(ring.registerBufRing({ entries: 16, size: 4096 }))
+  fs.writeFileSync("c0", "abcdefgh".repeat(1024))
+  copyFds.push(fs.openSync("c0", "r+"), fs.openSync("c1", "w+"))
 }
 
 // Waits for every op's final completion: a moment for the prompt ones, then cancels for the
@@ -738,6 +775,9 @@ const drain = async (): Promise<void> => {
   }
   for (const p of pending.values()) fail(`${p.op}: no final completion 10 s after its cancel (ring open: ${p.ring.info().open})`)
   pending.clear()
+  const end = performance.now() + 10_000
+  while (offloaded > 0 && performance.now() < end) await new Promise((resolve) => setTimeout(resolve, 1))
+  if (offloaded !== 0) fail(`copyFileRange: ${offloaded} calls not called back 10 s later`)
 }
 
 const trimPool = (): void => {
@@ -791,6 +831,7 @@ const main = async (): Promise<void> => {
   for (const b of bufRings) syncCall("bufRing.close", () => b.close())
   for (const ring of rings) ring.close()
   for (const fd of [...open.keys()]) release(fd)
+  for (const fd of copyFds.splice(0)) fs.closeSync(fd)
   gc()
   const fdsAfter = countFds()
   if (fdsAfter !== fdsBefore) fail(`fds: ${fdsBefore} before, ${fdsAfter} after: before ${fdList0}; after ${fdList()}`)
