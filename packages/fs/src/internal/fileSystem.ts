@@ -189,9 +189,11 @@ const copyFile = (uring: Ring) => (from: string, to: string): Effect.Effect<void
 
 // copy_file_range(2) on the threadpool, a chunk (1 MiB) per request, each at its offset: the
 // kernel copies page cache to page cache (or shares the blocks, where the file system can).
-// Measured on this machine (bench/fs-big-file, 1 GiB): 2.1-2.4x node's fs.copyFile, whose
-// libuv copy runs on the threadpool too; the splice pipeline through a pipe on the ring gave
-// 0.72x (its two splices per chunk each wait for a completion). One request at a time, so an
+// Measured on this machine: bench/fs-big-file (1 GiB to a new file) 0.94x node's
+// fs.copyFile (1147 vs 1215 MB/s, runs 1037-1246 vs 1028-1407: the same kernel copy, as
+// libuv's runs on the threadpool too), where the splice pipeline through a pipe on the ring
+// gave 0.72x (its two splices per chunk each wait for a completion); 256 MiB copies in a
+// loop, 1 MiB requests: 2.1-2.4x. One request at a time, so an
 // interruption waits for at most one chunk. A source the kernel cannot copy from this way (a
 // pseudo-file, another file system type: EXDEV, EINVAL, ENOSYS, EOPNOTSUPP) fails on the
 // first request, before anything was written, and goes through the pipe instead. Only sources
