@@ -26,33 +26,32 @@
  * the server process, or of the whole in-process case, for the cases whose name contains it;
  * summarize one with `node bench/net/cpuprofile-top.mjs <file>`).
  *
- * Measured 2026-12-01 (node 20.20, Linux 6.18, 2 vCPUs shared with other jobs: load average
- * 5-7 during the default run, so round trips/s swung up to 2x between runs; the CPU µs/op
- * columns were stable). Default run: ping-pong 64 conns, server CPU per round trip: C epoll
- * 6.9 µs, node:net 8.4, Effio Net io_uring 16.6 (rate 0.42x node:net; an earlier run on a
- * quieter machine gave 1.34x, the CPU/op ratio stayed 0.5x), NodeSocketServer 22.9,
- * UringSocketServer 30.9. 1,000 conns: Effio Net 0.18x node:net, and 108,643 of 162,634 recv
- * completions were ENOBUFS: the shared provided-buffer ring (256 x 16 KiB) runs dry with 1,000
- * connections, each ENOBUFS ends the multishot recv, which is re-armed (154,491 arms in 3 s).
- * In-process Socket interface, 64 conns: Effio 79 µs/rt of CPU vs NodeSocket 49 (0.61x; rate
- * 1.28x only because NodeSocket's process got 37% of a CPU in that run; 0.73x in the
- * EFFIO_BENCH_SECONDS=2 run): the target (3x) is missed. Bulk 512 MiB: C 3.5 GB/s, node:net
- * 2.1, Effio readChunk 1.5, Effio read(buf) 0.8 (server CPU/MiB 156 / 332 / 625 / 723).
+ * Measured 2026-12-01 (node 20.20, Linux 6.18, 2 vCPUs), after the send fast path (a write
+ * with nothing queued is first a non-blocking send(2): uring-native trySend) and the Socket
+ * adapter's push mode, in a quiet run (load average 0.7-1.4): ping-pong 64 conns, server CPU
+ * per round trip: C epoll 6.9 µs, node:net 11.6, Effio Net io_uring 14.8 (rate 66.9k vs 82.2k
+ * rt/s: 0.81x; 0.71-1.10x in four runs on a loaded machine; 23.0 µs before the fast path),
+ * NodeSocketServer 34.5, UringSocketServer 24.5 (1.36x its rate). 1,000 conns: Effio Net 30.6
+ * µs vs node:net 13.0 (0.49x). In-process Socket interface: 0.99x NodeSocket at 64 conns (47.3
+ * vs 46.6 µs/rt of CPU; it was 0.61x), 0.90x at 1,000: the 3x target is missed. Bulk 512 MiB:
+ * C 3.9 GB/s, node:net 3.5, Effio readChunk 2.0, read(buf) 1.8 (server CPU/MiB 156 / 273 /
+ * 566 / 586).
  *
- * Profile of the biggest miss (in-process Socket interface, 64 conns, Effio;
- * EFFIO_BENCH_NET_PROFILE=inproc64, 3 s, 200 µs sampling, startup included), top self time:
- * garbage collector 23.7%, idle 9.8%, effect's fiberRuntime.js 23.9% in all (the run loop
- * closures at lines 1142 and 959 4.7% + 3.5%, evaluateEffect 2.6%, runLoop 2.3%, getFiberRef
- * 1.6%), effect core.js 6.1%, fiberRefs.js 3.7% (copying FiberRefs for the fiber forked per
- * chunk), effect Scheduler + @effio/core Scheduler 3.3%, uring-native 4.5% (BufRing `view`,
- * the copy of each chunk out of the buffer ring, 1.6%; Ring `#submit` 1.5%), @effio/net
- * socket.js 2.4% + uringBackend.js 2.3%, module loading ~4%. NodeSocket's profile of the same
- * case: writeBuffer (the write syscall itself) 26%, idle 20.5%, GC 12.4%, fiberRuntime 8.2%.
- * So Effio saves the syscalls (64 SQEs per io_uring_enter) but spends about 3x NodeSocket's
- * time in Effect's fiber machinery and twice its GC share per round trip: the per-chunk
- * fiber plus the write path's Effects (latch.whenOpen, mapError, writeAll's async op) and a
- * fresh copied array per received chunk. The Net-flow server (pp64 effio-net) shows the same
- * shape: GC 17.4%, fiberRuntime/core closures ~15%, BufRing view 3.9%, idle 27.7%.
+ * Profiles (EFFIO_BENCH_NET_PROFILE, 3 s, 200 µs sampling, startup included), top self time:
+ * - pp64 effio-net: idle 30%, trySend 25% (the send(2) itself: TCP and waking the peer, which
+ *   node pays in writeBuffer), effect's fiberRuntime 10%, GC 8%, BufRing view 1.7%. In steady
+ *   state the ring submits nothing (its multishot recv stays armed): what Effio pays over node
+ *   is one fiber suspension and resume per read, where node's 'data' callback runs at once.
+ * - inproc64 effio-socket: trySend 23%, GC 11%, fiberRuntime 14%, fiberRefs 4.7% (copying
+ *   FiberRefs into the fiber forked per chunk, as NodeSocket forks too): both now pay the same
+ *   syscalls and the same fork per chunk, so they cost the same; 3x would take batched sends
+ *   without a suspension per write, which the Effect interface has no cheaper way to complete.
+ * - bulk effio-net sink-chunk: idle 40%, BufRing view (the copy out of a 16 KiB ring buffer)
+ *   11.5%, Ring #submit 4.7% (re-arms after ENOBUFS): one CQE, one copy and one inbox step per
+ *   16 KiB, where node reads 64 KiB per syscall.
+ * Before the fast path (same case, same machine): GC 23.7%, fiberRuntime 23.9%, the writer's
+ * Effects (latch.whenOpen, mapError, an Effect.async resumed by each send's CQE) and a reader
+ * fiber that parked and resumed per chunk.
  *
  * The exported case functions run in child processes (lib/child-main.ts): `serve` is a
  * server that prints its port and runs until its stdin closes; `pingClient`, `bulkClient`
