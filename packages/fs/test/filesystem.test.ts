@@ -184,14 +184,20 @@ describe.each(backends)("FileSystem on %s", (backend, layer) => {
         yield* fs.copyFile("/dev/null", path.join(dir, "null"))
         expect(nfs.statSync(path.join(dir, "null")).isFile()).toBe(true)
         expect(nfs.readFileSync(path.join(dir, "null")).length).toBe(0)
+        // Pseudo files do not have the size they report (procfs 0, sysfs 4096): both backends
+        // copy what a read returns (libuv would copy a /proc file as empty, and spins for ever
+        // on a sysfs one).
         yield* fs.copyFile("/proc/self/status", path.join(dir, "status"))
-        const copied = nfs.readFileSync(path.join(dir, "status"), "utf8")
-        if (backend === "io_uring") {
-          // Effio copies what a read returns (splice EINVAL → read/write)
-          expect(copied).toMatch(/^Name:\t/)
-        } else {
-          // libuv copies st_size bytes, and /proc files report 0
-          expect(copied).toBe("")
+        expect(nfs.readFileSync(path.join(dir, "status"), "utf8")).toMatch(/^Name:\t/)
+        const sys = "/sys/kernel/mm/transparent_hugepage/enabled"
+        if (nfs.existsSync(sys)) {
+          yield* fs.copyFile(sys, path.join(dir, "sys"))
+          expect(nfs.readFileSync(path.join(dir, "sys"), "utf8")).toBe(nfs.readFileSync(sys, "utf8"))
+          // Onto an existing, longer file: truncated first, given the source's mode.
+          nfs.writeFileSync(path.join(dir, "long"), "x".repeat(10_000))
+          yield* fs.copyFile(sys, path.join(dir, "long"))
+          expect(nfs.readFileSync(path.join(dir, "long"), "utf8")).toBe(nfs.readFileSync(sys, "utf8"))
+          expect(nfs.statSync(path.join(dir, "long")).mode & 0o777).toBe(nfs.statSync(sys).mode & 0o777)
         }
       })
     ))

@@ -63,12 +63,45 @@ const writeAllAt = (ref: Fd.FdRef, data: Uint8Array, p: string): Effect.Effect<v
   return loop(0)
 }
 
+// Reads at `src`'s position, writes at `dst`'s, 64 KiB at a time, until end of file.
+const readWriteLoop = (src: Fd.FdRef, dst: Fd.FdRef, from: string, to: string): Effect.Effect<void, PlatformError> =>
+  Effect.suspend(() => {
+    const buf = Buffer.allocUnsafeSlow(64 * 1024)
+    const read = nodeRead(src)
+    const loop: Effect.Effect<void, PlatformError> = Effect.flatMap(
+      read(buf, -1, false, { module: "FileSystem", method: "copyFile", syscall: "read", pathOrDescriptor: from }),
+      (n) => (n === 0 ? Effect.void : Effect.zipRight(writeAllAt(dst, buf.subarray(0, n), to), loop))
+    )
+    return loop
+  })
+
+// Pseudo file systems, whose files do not have the size they report (sysfs: 4096 bytes,
+// procfs: 0). libuv's copy goes by that size: a /proc file comes out empty, and a sysfs file
+// spins for ever (fs.copyFileSync of /sys/kernel/mm/transparent_hugepage/enabled ran at 100%
+// CPU until killed, here). Their files are copied by reads and writes, as on io_uring.
+const PSEUDO_FS = new Set([
+  0x62656572, // sysfs
+  0x9fa0, // procfs
+  0x64626720, // debugfs
+  0x74726163, // tracefs
+  0x73636673, // securityfs
+  0x62656570, // configfs
+  0x63677270, // cgroup2
+  0x27e0eb // cgroup
+])
+
+/** Whether `p` lives on one of the {@link PSEUDO_FS} (false when it cannot be told). */
+const onPseudoFs = (p: string): Effect.Effect<boolean> =>
+  Effect.async<boolean>((resume) => {
+    fs.statfs(p, (err, st) => resume(Effect.succeed(err === null && PSEUDO_FS.has(Number(st.type)))))
+  })
+
 // libuv's copyfile truncates the destination and, when that fails, unlinks it: ftruncate is
 // EINVAL on a device or a FIFO, so `copyFile(x, "/dev/null")` run as root deletes /dev/null.
 // Such destinations are opened without O_TRUNC and written into by reads and writes (as
 // `cat x > /dev/null`), their mode left alone, as the io_uring backend does; a regular or
-// missing destination keeps node's copy (copy_file_range). A destination that turns regular
-// between the check and the open goes to node's copy too.
+// missing destination keeps node's copy (copy_file_range), unless the source is a pseudo
+// file. A destination that turns regular between the check and the open goes to node's copy too.
 const copyFile = (node: FileSystem.FileSystem) => (from: string, to: string): Effect.Effect<void, PlatformError> => {
   const nodeCopy = Effect.mapError(node.copyFile(from, to), refine)
   const into = Effect.scoped(Effect.gen(function*() {
@@ -79,15 +112,23 @@ const copyFile = (node: FileSystem.FileSystem) => (from: string, to: string): Ef
     const dt = yield* fstat(dst, "copyFile", to)
     if (dt.dev === st.dev && dt.ino === st.ino) return // onto itself: nothing to do, as libuv
     if (dt.isFile()) return yield* nodeCopy
-    const buf = Buffer.allocUnsafeSlow(64 * 1024)
-    const read = nodeRead(src)
-    const loop: Effect.Effect<void, PlatformError> = Effect.flatMap(
-      read(buf, -1, false, { module: "FileSystem", method: "copyFile", syscall: "read", pathOrDescriptor: from }),
-      (n) => (n === 0 ? Effect.void : Effect.zipRight(writeAllAt(dst, buf.subarray(0, n), to), loop))
-    )
-    return yield* loop
+    return yield* readWriteLoop(src, dst, from, to)
   }))
-  return Effect.zipRight(checkPath("copyFile", to), Effect.flatMap(isSpecial(to), (special) => (special ? into : nodeCopy)))
+  // A pseudo file onto a regular or missing destination: truncated and given the source's
+  // mode, as libuv's copy does, then what reads return.
+  const fromPseudo = Effect.scoped(Effect.gen(function*() {
+    const src = yield* openRef("copyFile", from, C.O_RDONLY, 0)
+    const st = yield* fstat(src, "copyFile", from)
+    const dst = yield* openRef("copyFile", to, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, st.mode & 0o7777)
+    yield* dst.use("copyFile", (fd) =>
+      nodeAsync<void>({ method: "copyFile", syscall: "fchmod", pathOrDescriptor: to }, (cb) => fs.fchmod(fd, st.mode & 0o7777, (err) => cb(err, undefined))))
+    return yield* readWriteLoop(src, dst, from, to)
+  }))
+  return Effect.zipRight(
+    checkPath("copyFile", to),
+    Effect.flatMap(isSpecial(to), (special) =>
+      special ? into : Effect.flatMap(onPseudoFs(from), (pseudo) => (pseudo ? fromPseudo : nodeCopy)))
+  )
 }
 
 /** Whether `st` is a device, a FIFO or a socket: a node `copy` must leave in place. */
