@@ -387,6 +387,26 @@ export const probe = (): ProbeResult => {
   }
 }
 
+/** One of the addon's synchronous calls, or NativeUnavailableError where the addon has none. */
+const nativeCall = <
+  K extends
+    | "pipe2"
+    | "getsockname"
+    | "getpeername"
+    | "setsockopt"
+    | "getsockopt"
+    | "trySend"
+    | "copyFileRange"
+    | "encodeSockaddr"
+    | "decodeSockaddr"
+>(
+  name: K
+): NonNullable<Addon[K]> => {
+  const fn = loaded.addon?.[name]
+  if (fn === undefined) throw new NativeUnavailableError(`${name} is unavailable: ${loaded.error ?? "not supported on this platform"}`)
+  return fn as NonNullable<Addon[K]>
+}
+
 /**
  * Creates an OS pipe with `pipe2(O_CLOEXEC)`: `[readFd, writeFd]`. With `size`, the pipe's
  * capacity is raised with `F_SETPIPE_SZ` where allowed (best effort). Throws an `Error` whose
@@ -394,10 +414,7 @@ export const probe = (): ProbeResult => {
  * could not be loaded or has no pipe2 on this platform.
  */
 export const pipe2 = (size?: number): [number, number] => {
-  const fn = loaded.addon?.pipe2
-  if (fn === undefined) {
-    throw new NativeUnavailableError(`pipe2 is unavailable: ${loaded.error ?? "not supported on this platform"}`)
-  }
+  const fn = nativeCall("pipe2")
   return size === undefined ? fn() : fn(size)
 }
 
@@ -553,23 +570,13 @@ const systemError = (error: unknown): unknown => {
   return error
 }
 
-const netCall = <
-  K extends "getsockname" | "getpeername" | "setsockopt" | "getsockopt" | "trySend" | "encodeSockaddr" | "decodeSockaddr"
->(
-  name: K
-): NonNullable<Addon[K]> => {
-  const fn = loaded.addon?.[name]
-  if (fn === undefined) throw new NativeUnavailableError(`${name} is unavailable: ${loaded.error ?? "not supported on this platform"}`)
-  return fn as NonNullable<Addon[K]>
-}
-
 /**
  * `getsockname(2)`: the address a socket is bound to (e.g. the port the kernel picked for a
  * bind to port 0). `undefined` for an address family this module does not decode. Throws an
  * Error with `code` (`"EBADF"`, `"ENOTSOCK"`, ...) on failure.
  */
 export const getsockname = (fd: number): SocketAddress | undefined => {
-  const fn = netCall("getsockname")
+  const fn = nativeCall("getsockname")
   try {
     return fn(fd)
   } catch (e) {
@@ -579,7 +586,7 @@ export const getsockname = (fd: number): SocketAddress | undefined => {
 
 /** `getpeername(2)`: the address of a connected socket's peer (`"ENOTCONN"` when it has none). */
 export const getpeername = (fd: number): SocketAddress | undefined => {
-  const fn = netCall("getpeername")
+  const fn = nativeCall("getpeername")
   try {
     return fn(fd)
   } catch (e) {
@@ -592,7 +599,7 @@ export const getpeername = (fd: number): SocketAddress | undefined => {
  * (e.g. `struct linger`). Synchronous; throws an Error with `code` on failure.
  */
 export const setsockopt = (fd: number, level: number, name: number, value: number | boolean | Bytes): void => {
-  const fn = netCall("setsockopt")
+  const fn = nativeCall("setsockopt")
   try {
     fn(fd, level, name, value)
   } catch (e) {
@@ -611,7 +618,7 @@ export const setsockopt = (fd: number, level: number, name: number, value: numbe
  * if (n === bytes.length) return // done, no SQE
  */
 export const trySend = (fd: number, buffer: Bytes, offset: number, length: number): number =>
-  (trySendFn ??= netCall("trySend"))(fd, buffer, offset, length)
+  (trySendFn ??= nativeCall("trySend"))(fd, buffer, offset, length)
 let trySendFn: NonNullable<Addon["trySend"]> | undefined
 
 /**
@@ -629,15 +636,11 @@ export const copyFileRange = (
   offOut: number,
   length: number,
   cb: (res: number) => void
-): void => {
-  const fn = loaded.addon?.copyFileRange
-  if (fn === undefined) throw new NativeUnavailableError(`copyFileRange is unavailable: ${loaded.error ?? "not supported on this platform"}`)
-  fn(fdIn, offIn, fdOut, offOut, length, cb)
-}
+): void => nativeCall("copyFileRange")(fdIn, offIn, fdOut, offOut, length, cb)
 
 /** `getsockopt(2)` of an int option (`SO_ERROR`, `SO_RCVBUF`, ...). */
 export const getsockopt = (fd: number, level: number, name: number): number => {
-  const fn = netCall("getsockopt")
+  const fn = nativeCall("getsockopt")
   try {
     return fn(fd, level, name)
   } catch (e) {
@@ -649,10 +652,10 @@ export const getsockopt = (fd: number, level: number, name: number): number => {
  * The `struct sockaddr` bytes of an address, checking it as the socket ops do (TypeError for
  * a bad family, host or a NUL in a path; RangeError for a port or path out of range).
  */
-export const encodeSockaddr = (address: SocketAddress): Uint8Array => netCall("encodeSockaddr")(address)
+export const encodeSockaddr = (address: SocketAddress): Uint8Array => nativeCall("encodeSockaddr")(address)
 
 /** Decodes `struct sockaddr` bytes back to a {@link SocketAddress} (`undefined`: unknown family). */
-export const decodeSockaddr = (bytes: Bytes): SocketAddress | undefined => netCall("decodeSockaddr")(bytes)
+export const decodeSockaddr = (bytes: Bytes): SocketAddress | undefined => nativeCall("decodeSockaddr")(bytes)
 
 // recvFrom's native output: the sockaddr (128 bytes), its length (u32), msg_flags (u32).
 const ADDR_OUT_SIZE = 136
@@ -1199,7 +1202,7 @@ export class Ring {
   recvFrom(fd: number, buffer: Bytes, offset: number, length: number, cb: RecvFromCallback, flags = 0): number {
     if (typeof cb !== "function") throw new TypeError("callback must be a function")
     const out = new Uint8Array(ADDR_OUT_SIZE)
-    const decode = netCall("decodeSockaddr")
+    const decode = nativeCall("decodeSockaddr")
     return this.#submit(
       (res, cqeFlags) => cb(res, cqeFlags, res >= 0 ? decode(out) : undefined),
       [buffer, out],
