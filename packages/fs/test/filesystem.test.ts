@@ -189,6 +189,9 @@ describe.each(backends)("FileSystem on %s", (backend, layer) => {
         // on a sysfs one).
         yield* fs.copyFile("/proc/self/status", path.join(dir, "status"))
         expect(nfs.readFileSync(path.join(dir, "status"), "utf8")).toMatch(/^Name:\t/)
+        // A pseudo-file directory is EISDIR before any destination is made.
+        yield* expectSystemError(fs.copyFile("/proc/self", path.join(dir, "self")), "BadResource")
+        expect(nfs.existsSync(path.join(dir, "self"))).toBe(false)
         const sys = "/sys/kernel/mm/transparent_hugepage/enabled"
         if (nfs.existsSync(sys)) {
           yield* fs.copyFile(sys, path.join(dir, "sys"))

@@ -104,10 +104,16 @@ const onPseudoFs = (p: string): Effect.Effect<boolean> =>
 // file. A destination that turns regular between the check and the open goes to node's copy too.
 const copyFile = (node: FileSystem.FileSystem) => (from: string, to: string): Effect.Effect<void, PlatformError> => {
   const nodeCopy = Effect.mapError(node.copyFile(from, to), refine)
-  const into = Effect.scoped(Effect.gen(function*() {
+  // The source, open for the scope, and its stat; a directory is EISDIR before any
+  // destination is opened (as libuv's copy).
+  const source = Effect.gen(function*() {
     const src = yield* openRef("copyFile", from, C.O_RDONLY, 0)
     const st = yield* fstat(src, "copyFile", from)
     if (st.isDirectory()) return yield* Effect.fail(Errors.fromErrno(-C.EISDIR, ctx("copyFile", "read", from)))
+    return { src, st }
+  })
+  const into = Effect.scoped(Effect.gen(function*() {
+    const { src, st } = yield* source
     const dst = yield* openRef("copyFile", to, C.O_WRONLY, 0)
     const dt = yield* fstat(dst, "copyFile", to)
     if (dt.dev === st.dev && dt.ino === st.ino) return // onto itself: nothing to do, as libuv
@@ -117,8 +123,7 @@ const copyFile = (node: FileSystem.FileSystem) => (from: string, to: string): Ef
   // A pseudo file onto a regular or missing destination: truncated and given the source's
   // mode, as libuv's copy does, then what reads return.
   const fromPseudo = Effect.scoped(Effect.gen(function*() {
-    const src = yield* openRef("copyFile", from, C.O_RDONLY, 0)
-    const st = yield* fstat(src, "copyFile", from)
+    const { src, st } = yield* source
     const dst = yield* openRef("copyFile", to, C.O_WRONLY | C.O_CREAT | C.O_TRUNC, st.mode & 0o7777)
     yield* dst.use("copyFile", (fd) =>
       nodeAsync<void>({ method: "copyFile", syscall: "fchmod", pathOrDescriptor: to }, (cb) => fs.fchmod(fd, st.mode & 0o7777, (err) => cb(err, undefined))))
