@@ -189,23 +189,23 @@ const copyFile = (uring: Ring) => (from: string, to: string): Effect.Effect<void
 
 // copy_file_range(2) on the threadpool, a chunk (1 MiB) per request, each at its offset: the
 // kernel copies page cache to page cache (or shares the blocks, where the file system can).
-// Measured on this machine: bench/fs-big-file (1 GiB to a new file) 0.94x node's
-// fs.copyFile (1147 vs 1215 MB/s, runs 1037-1246 vs 1028-1407: the same kernel copy, as
-// libuv's runs on the threadpool too), where the splice pipeline through a pipe on the ring
-// gave 0.72x (its two splices per chunk each wait for a completion); 256 MiB copies in a
-// loop, 1 MiB requests: 2.1-2.4x. One request at a time, so an
-// interruption waits for at most one chunk. A source the kernel cannot copy from this way (a
-// pseudo-file, another file system type: EXDEV, EINVAL, ENOSYS, EOPNOTSUPP) fails on the
+// Measured on this machine: bench/fs-big-file (1 GiB to a new file) 0.85-0.94x node's
+// fs.copyFile (the same kernel copy: libuv's runs on the threadpool too, in one request),
+// where the splice pipeline through a pipe on the ring gave 0.72x (its two splices per chunk
+// each wait for a completion); 256 MiB copies in a loop: 2.1-2.4x. One request at a time, so
+// an interruption waits for at most one chunk. A source the kernel cannot copy from this way
+// (a pseudo-file, another file system type: EXDEV, EINVAL, ENOSYS, EOPNOTSUPP) fails on the
 // first request, before anything was written, and goes through the pipe instead. Only sources
 // with a size get here: a pseudo-file of size 0 (procfs) could copy as empty.
 const rangeCopy = (uring: Ring, src: Fd.FdRef, dst: Fd.FdRef, from: string, to: string): Effect.Effect<void, PlatformError> => {
   const c = ctx("copyFile", "copy_file_range", from)
+  const cTo = ctx("copyFile", "copy_file_range", to)
   const chunk = (at: number) =>
     src.use("copyFile", (a) =>
       dst.use("copyFile", (b) =>
         Effect.flatMap(
           Fd.nodeAsync<number>(c, (cb) => copyFileRange(a, at, b, at, CHUNK, (res) => cb(null, res))),
-          (res) => (res < 0 ? Effect.fail(Errors.fromErrno(res, RANGE_WRITE_ERRORS.has(res) ? ctx("copyFile", "copy_file_range", to) : c)) : Effect.succeed(res))
+          (res) => (res < 0 ? Effect.fail(Errors.fromErrno(res, RANGE_WRITE_ERRORS.has(res) ? cTo : c)) : Effect.succeed(res))
         )))
   const loop = (at: number): Effect.Effect<void, PlatformError> => Effect.flatMap(chunk(at), (n) => (n === 0 ? Effect.void : loop(at + n)))
   return Effect.matchEffect(chunk(0), {
