@@ -18,19 +18,36 @@ export const MAX_WHOLE_FILE = 2 ** 31 - 1
 /** V8's longest string, in UTF-16 code units (`buffer.constants.MAX_STRING_LENGTH`). */
 export const MAX_STRING = bufferConstants.MAX_STRING_LENGTH
 
-/** The failure of a file of `size` bytes (or more) read whole: named size and limit, nothing allocated. */
-const tooLarge = (where: Errors.ErrorContext, size: number, atLeast: boolean): SystemError =>
+/**
+ * A limit of a whole-file read passed (`code` names it, as node's): `what` says which, then
+ * where (the method and path), then `instead`, what to do; `cause` carries the numbers.
+ */
+const overLimit = (
+  where: Errors.ErrorContext,
+  code: string,
+  what: string,
+  instead: string,
+  cause: Record<string, number>
+): SystemError =>
   new SystemError({
     reason: "Unknown",
     module: where.module,
     method: where.method,
     syscall: where.syscall,
     pathOrDescriptor: where.pathOrDescriptor,
-    description: `ERR_FS_FILE_TOO_LARGE: the file's size (${atLeast ? "at least " : ""}${size} bytes) is greater than ${MAX_WHOLE_FILE} bytes, ` +
-      `the most one buffer read whole can hold${where.pathOrDescriptor !== undefined ? `, ${where.method} '${where.pathOrDescriptor}'` : ""}; ` +
-      `read it in parts (FileSystem.stream, File.read)`,
-    cause: { code: "ERR_FS_FILE_TOO_LARGE", size, limit: MAX_WHOLE_FILE }
+    description: `${code}: ${what}${where.pathOrDescriptor !== undefined ? `, ${where.method} '${where.pathOrDescriptor}'` : ""}; ${instead}`,
+    cause: { code, ...cause }
   })
+
+/** The failure of a file of `size` bytes (or more) read whole: named size and limit, nothing allocated. */
+const tooLarge = (where: Errors.ErrorContext, size: number, atLeast: boolean): SystemError =>
+  overLimit(
+    where,
+    "ERR_FS_FILE_TOO_LARGE",
+    `the file's size (${atLeast ? "at least " : ""}${size} bytes) is greater than ${MAX_WHOLE_FILE} bytes, the most one buffer read whole can hold`,
+    "read it in parts (FileSystem.stream, File.read)",
+    { size, limit: MAX_WHOLE_FILE }
+  )
 
 /**
  * One read into all of `buf` at `position` (-1: the fd's own position). `regular`: the fd is
@@ -140,17 +157,13 @@ export const decodeText = (bytes: Uint8Array, encoding: string | undefined, wher
       length += part.length
       if (length > MAX_STRING) {
         return Effect.fail(
-          new SystemError({
-            reason: "Unknown",
-            module: where.module,
-            method: where.method,
-            syscall: where.syscall,
-            pathOrDescriptor: where.pathOrDescriptor,
-            description: `ERR_STRING_TOO_LONG: the ${bytes.length} bytes decode to more than ${MAX_STRING} characters, ` +
-              `the longest string V8 can make${where.pathOrDescriptor !== undefined ? `, ${where.method} '${where.pathOrDescriptor}'` : ""}; ` +
-              `decode it in parts (FileSystem.stream + Stream.decodeText)`,
-            cause: { code: "ERR_STRING_TOO_LONG", bytes: bytes.length, limit: MAX_STRING }
-          })
+          overLimit(
+            where,
+            "ERR_STRING_TOO_LONG",
+            `the ${bytes.length} bytes decode to more than ${MAX_STRING} characters, the longest string V8 can make`,
+            "decode it in parts (FileSystem.stream + Stream.decodeText)",
+            { bytes: bytes.length, limit: MAX_STRING }
+          )
         )
       }
       parts.push(part)
