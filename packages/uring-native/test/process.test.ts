@@ -20,6 +20,17 @@ afterEach(() => {
 
 const lines = (s: string): Array<string> => s.split("\n").filter((l) => l.length > 0)
 
+/** The worker's first message; rejects on its error, or when none comes within 10 s. */
+const firstMessage = <A = unknown>(worker: Worker): Promise<A> =>
+  new Promise<A>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no message from the worker within 10 s")), 10_000)
+    worker.once("message", (m: A) => {
+      clearTimeout(timer)
+      resolve(m)
+    })
+    worker.once("error", reject)
+  })
+
 describe("a callback that throws", () => {
   // The child: a file with known content; one batch holding three nops (the middle one throws)
   // and eight file reads; meanwhile a read on an empty pipe whose buffer only the ring holds.
@@ -299,14 +310,7 @@ describe("worker threads", () => {
     try {
       const worker = new Worker(workerFile, { workerData: { file } })
       const exited = new Promise<number>((resolve) => worker.once("exit", resolve))
-      const msg = await new Promise<{ res: number; text: string; threadId: number; ringFd: number }>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("no message from the worker within 10 s")), 10_000)
-        worker.once("message", (m) => {
-          clearTimeout(timer)
-          resolve(m)
-        })
-        worker.once("error", reject)
-      })
+      const msg = await firstMessage<{ res: number; text: string; threadId: number; ringFd: number }>(worker)
       const code = await Promise.race([exited, sleep(10_000).then(() => -1)])
       if (code === -1) await worker.terminate()
       expect(msg.res).toBe(20)
@@ -341,14 +345,7 @@ describe("worker threads", () => {
     worker.on("message", (m) => {
       if (m === "completed?") completed = true
     })
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no message from the worker within 10 s")), 10_000)
-      worker.once("message", () => {
-        clearTimeout(timer)
-        resolve()
-      })
-      worker.once("error", reject)
-    })
+    await firstMessage(worker)
     await sleep(20)
     const t0 = performance.now()
     expect(await worker.terminate()).toBe(1)
@@ -387,14 +384,7 @@ describe("worker threads", () => {
       worker.on("message", (m) => {
         if (m === "completed?") completed = true
       })
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error("no message from the worker within 10 s")), 10_000)
-        worker.once("message", () => {
-          clearTimeout(timer)
-          resolve()
-        })
-        worker.once("error", reject)
-      })
+      await firstMessage(worker)
       await sleep(20)
       const t0 = performance.now()
       expect(await worker.terminate()).toBe(1)
