@@ -450,6 +450,15 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
   const expectNotGreeted = (conn: Net.Connection) => Effect.map(greeted(conn, 300), (r) => expect(Option.isNone(r)).toBe(true))
   const echoes = (conn: Net.Connection, s: string) =>
     Effect.zipRight(conn.write(s), Effect.map(readExactly(conn, s.length), (b) => expect(text(b)).toBe(s)))
+  // A greeter under runServer in a fiber of its own, and one client it has greeted.
+  const greeting = Effect.gen(function*() {
+    const listener = yield* Net.listen(Net.tcp(HOST, 0))
+    const served = { n: 0 }
+    const server = yield* Effect.fork(Net.runServer(listener, greeter(served)))
+    const c1 = yield* Net.connect(listener.address)
+    yield* expectGreeted(c1)
+    return { listener, served, server, c1 }
+  })
 
   netTest("runServer with maxConnections 2: a third connection is served only once one finishes", layer, () =>
     Effect.gen(function*() {
@@ -498,11 +507,7 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
 
   netTest("interrupting runServer closes the connections it accepted; the listener stays open", layer, () =>
     Effect.gen(function*() {
-      const listener = yield* Net.listen(Net.tcp(HOST, 0))
-      const served = { n: 0 }
-      const server = yield* Effect.fork(Net.runServer(listener, greeter(served)))
-      const c1 = yield* Net.connect(listener.address)
-      yield* expectGreeted(c1)
+      const { listener, served, server, c1 } = yield* greeting
       const interrupted = yield* within(1000, Fiber.interrupt(server))
       expect(Option.isSome(interrupted)).toBe(true)
       // The server's end was closed: the client reads end of stream.
@@ -537,11 +542,7 @@ describe.each(backends)("Net on %s", (backendId, layer) => {
 
   netTest("closing the listener under runServer: live connections keep working; runServer ends after them", layer, () =>
     Effect.gen(function*() {
-      const listener = yield* Net.listen(Net.tcp(HOST, 0))
-      const served = { n: 0 }
-      const server = yield* Effect.fork(Net.runServer(listener, greeter(served)))
-      const c1 = yield* Net.connect(listener.address)
-      yield* expectGreeted(c1)
+      const { c1, listener, server } = yield* greeting
       const closed = yield* within(1000, listener.close)
       expect(Option.isSome(closed)).toBe(true)
       yield* Effect.sleep(50)
