@@ -10,6 +10,7 @@ import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import type { Worker } from "node:worker_threads"
 
 export const repoDir = path.resolve(fileURLToPath(new URL(".", import.meta.url)), "..")
 
@@ -253,3 +254,14 @@ export const captureNodeNotice = (): (() => ReadonlyArray<string>) => {
   }) as typeof process.stderr.write
   return () => seen
 }
+
+/** A worker's first message; rejects on its error, or when none comes within `ms`. */
+export const firstMessage = <A = unknown>(worker: Worker, ms = 10_000): Promise<A> =>
+  new Promise<A>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no message from the worker within ${ms / 1000} s`)), ms)
+    worker.once("message", (m: A) => {
+      clearTimeout(timer)
+      resolve(m)
+    })
+    worker.once("error", reject)
+  })

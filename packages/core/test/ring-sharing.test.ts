@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 
-import { countFds, tempDir } from "./helpers.js"
+import { countFds, firstMessage, tempDir } from "./helpers.js"
 
 const ringWorker = fileURLToPath(new URL("fixtures/ring-worker.mjs", import.meta.url))
 
@@ -121,16 +121,7 @@ describe("the loop's ring", () => {
       const baseFds = countFds()
       const workers = Array.from({ length: 4 }, (_, id) => new Worker(ringWorker, { workerData: { dir, id } }))
       const ready = yield* Effect.promise(() =>
-        Promise.all(workers.map((w) =>
-          new Promise<WorkerReady>((resolve, reject) => {
-            const timer = setTimeout(() => reject(new Error("a worker was not ready within 20 s")), 20_000)
-            w.once("message", (m: WorkerReady) => {
-              clearTimeout(timer)
-              resolve(m)
-            })
-            w.once("error", reject)
-          })
-        ))
+        Promise.all(workers.map((w) => firstMessage<WorkerReady>(w, 20_000)))
       )
       // Each worker has a ring of its own, with file I/O, pipe reads and sleeps in flight.
       expect(new Set(ready.map((r) => r.ringFd)).size).toBe(4)

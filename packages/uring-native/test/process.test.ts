@@ -5,6 +5,7 @@ import fs from "node:fs"
 import path from "node:path"
 import { Worker } from "node:worker_threads"
 import { afterEach, beforeAll, describe, expect, it } from "vitest"
+import { firstMessage } from "../../../test-utils/index.js"
 import { Ring } from "../src/index.js"
 import { seccompDenyPath } from "../test-tools.js"
 import { closeTracked, distIndex, distIndexUrl, makePipe, packageDir, makeTempDir, removeTempDirs, runChild, runNodeScript, sleep } from "./helpers.js"
@@ -19,17 +20,6 @@ afterEach(() => {
 })
 
 const lines = (s: string): Array<string> => s.split("\n").filter((l) => l.length > 0)
-
-/** The worker's first message; rejects on its error, or when none comes within 10 s. */
-const firstMessage = <A = unknown>(worker: Worker): Promise<A> =>
-  new Promise<A>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error("no message from the worker within 10 s")), 10_000)
-    worker.once("message", (m: A) => {
-      clearTimeout(timer)
-      resolve(m)
-    })
-    worker.once("error", reject)
-  })
 
 describe("a callback that throws", () => {
   // The child: a file with known content; one batch holding three nops (the middle one throws)
