@@ -77,8 +77,16 @@ export interface UringService {
    * ASYNC_CANCEL; the op runs uninterruptibly and an interruption takes effect when its CQE
    * arrives. Much cheaper than `op`. Never use it for ops that can block indefinitely
    * (pipes, sockets, FIFOs, poll, timeouts).
+   *
+   * `map` turns a successful result into the op's value inside the same step (no
+   * `Effect.map` layer). `prep` may throw a `PlatformError` (a check it makes before
+   * queueing, e.g. a bad offset): the op then fails with it and nothing is queued.
    */
-  readonly opFinite: (prep: (ring: Ring, cb: OpCallback) => number, ctx: ErrorContext) => Effect.Effect<number, PlatformError>
+  readonly opFinite: <A = number>(
+    prep: (ring: Ring, cb: OpCallback) => number,
+    ctx: ErrorContext,
+    map?: (res: number) => A
+  ) => Effect.Effect<A, PlatformError>
   readonly nop: Effect.Effect<number>
   /** pread(2); `position` -1 reads at the fd's current position (pipes, ttys, sockets). */
   readonly read: (fd: number, buffer: Bytes, offset: number, length: number, position: number, hint?: ErrorHint) => Effect.Effect<number, PlatformError>

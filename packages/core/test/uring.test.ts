@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Uring } from "@effio/core"
 import { constants, pipe2 } from "@effio/uring-native"
-import type { SystemError } from "@effect/platform/Error"
+import { BadArgument, type SystemError } from "@effect/platform/Error"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -48,6 +48,26 @@ describe("Uring service", () => {
       expect(uring.supports("no-such-op")).toBe(false)
       expect(yield* uring.nop).toBe(0)
       expect(uring.ring.info().open).toBe(true)
+    }).pipe(Effect.provide(layer)))
+
+  it.live("opFinite: map gives the value in the op's own step; a PlatformError thrown by prep is the failure, nothing queued", () =>
+    Effect.gen(function*() {
+      const uring = yield* Uring.Uring
+      const ctx = { module: "FileSystem", method: "test", syscall: "nop", pathOrDescriptor: 0 } as const
+      expect(yield* uring.opFinite((r, cb) => r.nop(cb), ctx, (res) => `nop gave ${res}`)).toBe("nop gave 0")
+      const before = uring.ring.info().submitted
+      const refused = new BadArgument({ module: "FileSystem", method: "test", description: "refused by prep" })
+      const e = failureOf(yield* Effect.exit(uring.opFinite(() => {
+        throw refused
+      }, ctx, String)))
+      expect(e).toBe(refused)
+      // an errno result is a SystemError from ctx; map is not called
+      let mapped = 0
+      const err = asSystemError(failureOf(yield* Effect.exit(uring.opFinite((r, cb) => r.closeFd(1_000_000, cb), ctx, () => mapped++))))
+      expect(err.reason).toBe("BadResource")
+      expect(mapped).toBe(0)
+      yield* Effect.sync(() => uring.ring.submit())
+      expect(uring.ring.info().submitted - before).toBe(1) // only the close reached the kernel
     }).pipe(Effect.provide(layer)))
 
   it.live("the ring is closed when the layer is released", () =>

@@ -901,6 +901,33 @@ describe.each(backends)("FileSystem on %s", (backend, layer) => {
       })
     ))
 
+  it.effect("File: one read/write Effect value run by several fibers at once: each run has its own range of the cursor", () =>
+    withFs((fs, dir) =>
+      Effect.gen(function*() {
+        const f = path.join(dir, "f")
+        nfs.writeFileSync(f, "aaaabbbbccccdddd")
+        const h = yield* fs.open(f, { flag: "r+" })
+        const buf = [new Uint8Array(4), new Uint8Array(4), new Uint8Array(4), new Uint8Array(4)]
+        const reads = buf.map((b) => h.read(b))
+        // the same value four times, concurrently: each run reserves its own 4 bytes
+        const one = h.read(buf[0]!)
+        const sizes = yield* Effect.all([one, one, one, one], { concurrency: "unbounded" })
+        expect(sizes).toEqual([4, 4, 4, 4].map(FileSystem.Size))
+        expect(yield* h.seek(0, "current")).toBe(FileSystem.Size(16))
+        yield* h.seek(0, "start")
+        yield* Effect.all(reads, { concurrency: "unbounded" })
+        expect(buf.map(str).sort()).toEqual(["aaaa", "bbbb", "cccc", "dddd"])
+        // a run at EOF gives 0 and leaves the cursor at the end
+        expect(yield* one).toBe(FileSystem.Size(0))
+        expect(yield* h.seek(0, "current")).toBe(FileSystem.Size(16))
+        const w = h.write(text("xy"))
+        yield* h.seek(0, "start")
+        yield* Effect.all([w, w, w], { concurrency: "unbounded" })
+        expect(nfs.readFileSync(f, "utf8")).toBe("xyxyxybbccccdddd")
+        expect(yield* h.seek(0, "current")).toBe(FileSystem.Size(6))
+      })
+    ))
+
   it.effect("File: readAlloc returns a short Some, then None at EOF", () =>
     withFs((fs, dir) =>
       Effect.gen(function*() {

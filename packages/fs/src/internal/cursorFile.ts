@@ -112,20 +112,32 @@ export abstract class CursorFile implements FileSystem.File {
 
   /** Reads at `offset` without touching the cursor (`pread`). */
   readAt(buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
+    return this.sizedAt("readAt", false, buffer, offset)
+  }
+
+  /**
+   * One positional transfer of all of `buffer` at `offset`, as a Size. A backend whose
+   * positional ops are one finite op overrides it to check the offset inside that op.
+   */
+  protected sizedAt(method: string, write: boolean, buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
     return Effect.suspend(() => {
       const at = toNumber(offset)
-      const bad = badOffset("readAt", "the offset", at)
-      return bad ? Effect.fail(bad) : Effect.map(this.io("readAt", false, buffer, at), FileSystem.Size)
+      const bad = badOffset(method, "the offset", at)
+      return bad ? Effect.fail(bad) : Effect.map(this.io(method, write, buffer, at), FileSystem.Size)
     })
+  }
+
+  /** The file offset `offset` stands for; throws BadArgument when it cannot be one. */
+  protected checkedOffset(method: string, offset: FileSystem.SizeInput): number {
+    const at = toNumber(offset)
+    const bad = badOffset(method, "the offset", at)
+    if (bad) throw bad
+    return at
   }
 
   /** Writes at `offset` without touching the cursor (`pwrite`). */
   writeAt(buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
-    return Effect.suspend(() => {
-      const at = toNumber(offset)
-      const bad = badOffset("writeAt", "the offset", at)
-      return bad ? Effect.fail(bad) : Effect.map(this.io("writeAt", true, buffer, at), FileSystem.Size)
-    })
+    return this.sizedAt("writeAt", true, buffer, offset)
   }
 
   private reserve(len: number): number {
@@ -134,7 +146,18 @@ export abstract class CursorFile implements FileSystem.File {
     return start
   }
 
-  private settle(start: number, len: number, done: number): void {
+  /**
+   * Reserves `len` bytes of the cursor for `method` and returns where they start; throws
+   * BadArgument (reserving nothing) when the cursor is not a valid file offset.
+   */
+  protected checkedReserve(method: string, len: number): number {
+    const bad = badOffset(method, "the file position", this.position)
+    if (bad) throw bad
+    return this.reserve(len)
+  }
+
+  /** Ends a reservation made at `start` of which `done` bytes moved (see the class comment). */
+  protected settle(start: number, len: number, done: number): void {
     if (this.position === start + len) this.position = start + done
   }
 
@@ -182,7 +205,15 @@ export abstract class CursorFile implements FileSystem.File {
   }
 
   read(buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
-    return Effect.map(this.atCursor("read", false, buffer), FileSystem.Size)
+    return this.sizedAtCursor("read", false, buffer)
+  }
+
+  /**
+   * A read or write of `buffer` at the cursor, as a Size. A backend whose positional ops are
+   * one finite op overrides it to reserve and settle inside that op (no Effect layers).
+   */
+  protected sizedAtCursor(method: string, write: boolean, buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
+    return Effect.map(this.atCursor(method, write, buffer), FileSystem.Size)
   }
 
   readAlloc(size: FileSystem.SizeInput): Effect.Effect<Option.Option<Uint8Array>, PlatformError> {
@@ -216,7 +247,7 @@ export abstract class CursorFile implements FileSystem.File {
   }
 
   write(buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
-    return Effect.map(this.atCursor("write", true, buffer), FileSystem.Size)
+    return this.sizedAtCursor("write", true, buffer)
   }
 
   writeAll(buffer: Uint8Array): Effect.Effect<void, PlatformError> {

@@ -1,6 +1,7 @@
 import type { PlatformError } from "@effect/platform/Error"
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { Fd, type Uring } from "@effio/core"
+import type { OpCallback } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import { infoFromStatx } from "./common.js"
 import { C } from "./constants.js"
@@ -33,6 +34,44 @@ export class UringFile extends CursorFile {
 
   get sync(): Effect.Effect<void, PlatformError> {
     return Effect.asVoid(this.uring.opFinite(Fd.pinned(this.ref, (r, fd, cb) => r.fsync(fd, cb)), this.where("sync", "fsync")))
+  }
+
+  // The hot path of `read`/`write` at the cursor and of `readAt`/`writeAt` on a seekable fd:
+  // one uninterruptible op whose prep checks the offset (or reserves the cursor range) and
+  // whose completion settles it and gives the Size, with no suspend/matchEffect/map layers
+  // around it (bench fs-random: each layer is ~0.1-0.2 µs of a ~6 µs op).
+  protected override sizedAtCursor(method: string, write: boolean, buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
+    if (!this.seekable || (write && this.append)) return super.sizedAtCursor(method, write, buffer)
+    const len = buffer.length
+    return this.uring.opFinite(
+      Fd.pinned(this.ref, (r, fd, cb) => {
+        const start = this.checkedReserve(method, len)
+        const settled: OpCallback = (res, flags) => {
+          this.settle(start, len, res < 0 ? 0 : res)
+          cb(res, flags)
+        }
+        try {
+          return write ? r.write(fd, buffer, 0, len, start, settled) : r.read(fd, buffer, 0, len, start, settled)
+        } catch (error) {
+          this.settle(start, len, 0)
+          throw error
+        }
+      }),
+      this.where(method, write ? "write" : "read"),
+      FileSystem.Size
+    )
+  }
+
+  protected override sizedAt(method: string, write: boolean, buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
+    if (!this.seekable) return super.sizedAt(method, write, buffer, offset)
+    return this.uring.opFinite(
+      Fd.pinned(this.ref, (r, fd, cb) => {
+        const at = this.checkedOffset(method, offset)
+        return write ? r.write(fd, buffer, 0, buffer.length, at, cb) : r.read(fd, buffer, 0, buffer.length, at, cb)
+      }),
+      this.where(method, write ? "write" : "read"),
+      FileSystem.Size
+    )
   }
 
   protected io(method: string, write: boolean, buffer: Uint8Array, position: number): Effect.Effect<number, PlatformError> {
