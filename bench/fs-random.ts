@@ -3,6 +3,10 @@
  * its own handle (it opens its own File, then seek+read) and (b) all on one shared handle
  * (seek+read and Effio's positional `readAt`), vs `@effect/platform-node` doing the same,
  * `FileHandle.read` and callback `fs.read` at 32 in flight (on one fd, and on an fd per loop).
+ * The "SQPOLL ring" rows run Effio on a ring with a kernel SQ thread (`Uring.layer({ sqPoll:
+ * true })`): the page-cache copy then runs on the second core, as node's threadpool does for
+ * `fs.read` (without it, about a quarter of the loop thread's time is that copy, inside
+ * `io_uring_enter`).
  *
  * One of the fs benchmarks: what they share, how they check what they read and how
  * `EFFIO_BENCH_FS_CASES` picks cases is in lib/fs-report.ts.
@@ -220,9 +224,11 @@ export const randomCallback = async (a: RandomArgs & { readonly handles: Handles
 // Parent side
 
 const EFFIO_OWN = "(a) Effio seek+read, own handle per fiber (loop scheduler)"
+const EFFIO_OWN_SQ = "(a) Effio seek+read, own handle per fiber, SQPOLL ring"
 const PN_OWN = "(a) platform-node seek+read, own handle per fiber"
 const CB_OWN = "(a) node fs.read (callback), own fd per loop"
 const EFFIO_SEEK = "(b) Effio seek+read (loop scheduler)"
+const EFFIO_SEEK_SQ = "(b) Effio seek+read, SQPOLL ring"
 const EFFIO_READAT = "(b) Effio readAt (loop scheduler)"
 const EFFIO_SEEK_DEF = "(b) Effio seek+read (default scheduler)"
 const EFFIO_READAT_DEF = "(b) Effio readAt (default scheduler)"
@@ -237,15 +243,17 @@ const section = (file: string, size: number, timing: Timing): Section => {
   const rr: RandomArgs = { file, size, timing }
   const own = { ...rr, handles: "own" } as const
   const shared = { ...rr, handles: "shared" } as const
-  const { effio, effioDefault, effioNoPretenure, node } = setups
+  const { effio, effioDefault, effioNoPretenure, effioSqPoll, node } = setups
   return {
     title: `1. random 4 KiB File.read, ${DEPTH} fibers/loops of a ${size / MiB} MiB page-cached file: (a) each on its own handle, (b) all on one handle`,
     rounds: 1,
     cases: [
       c(EFFIO_OWN, "randomEffect", { ...own, ...effio, mode: "seek" }),
+      c(EFFIO_OWN_SQ, "randomEffect", { ...own, ...effioSqPoll, mode: "seek" }),
       c(PN_OWN, "randomEffect", { ...own, ...node, mode: "seek" }),
       c(CB_OWN, "randomCallback", own),
       c(EFFIO_SEEK, "randomEffect", { ...shared, ...effio, mode: "seek" }),
+      c(EFFIO_SEEK_SQ, "randomEffect", { ...shared, ...effioSqPoll, mode: "seek" }),
       c(EFFIO_READAT, "randomEffect", { ...shared, ...effio, mode: "readAt" }),
       c(EFFIO_SEEK_DEF, "randomEffect", { ...shared, ...effioDefault, mode: "seek" }),
       c(EFFIO_READAT_DEF, "randomEffect", { ...shared, ...effioDefault, mode: "readAt" }),
@@ -260,7 +268,7 @@ const section = (file: string, size: number, timing: Timing): Section => {
         ["case", "ops/s", "CPU µs/op", "CPU %", "notes"],
         caseRows(
           get,
-          [EFFIO_OWN, PN_OWN, CB_OWN, EFFIO_SEEK, EFFIO_READAT, EFFIO_SEEK_DEF, EFFIO_READAT_DEF, EFFIO_SEEK_NP, EFFIO_READAT_NP, PN_SEEK, FH, CB],
+          [EFFIO_OWN, EFFIO_OWN_SQ, PN_OWN, CB_OWN, EFFIO_SEEK, EFFIO_SEEK_SQ, EFFIO_READAT, EFFIO_SEEK_DEF, EFFIO_READAT_DEF, EFFIO_SEEK_NP, EFFIO_READAT_NP, PN_SEEK, FH, CB],
           5,
           (n, m) => [n, fmtInt(m.opsPerSec), fmtNum(m.cpuUsPerOp), cpuPct(m), m.notes ?? ""]
         ),
@@ -273,6 +281,10 @@ const section = (file: string, size: number, timing: Timing): Section => {
         ratioRow("(b) one handle: Effio seek+read vs platform-node", ops(EFFIO_SEEK), ops(PN_SEEK), 8),
         ratioRow("(b) one handle: Effio seek+read vs callback fs.read", ops(EFFIO_SEEK), ops(CB), 1),
         ratioRow("(b) one handle: Effio seek+read vs FileHandle.read", ops(EFFIO_SEEK), ops(FH), 3),
+        ratioRow("(a) own handles, SQPOLL ring: Effio vs platform-node", ops(EFFIO_OWN_SQ), ops(PN_OWN), 8),
+        ratioRow("(a) own handles, SQPOLL ring: Effio vs callback fs.read", ops(EFFIO_OWN_SQ), ops(CB_OWN), 1),
+        ratioRow("(b) one handle, SQPOLL ring: Effio vs platform-node", ops(EFFIO_SEEK_SQ), ops(PN_SEEK), 8),
+        ratioRow("(b) one handle, SQPOLL ring: Effio vs callback fs.read", ops(EFFIO_SEEK_SQ), ops(CB), 1),
         ratioRow("(a) vs (b): Effio own handles vs one handle", ops(EFFIO_OWN), ops(EFFIO_SEEK), undefined),
         ratioRow("(a) own handles: Effio seek+read vs callback fs.read on one fd", ops(EFFIO_OWN), ops(CB), undefined),
         ratioRow("(b) Effio readAt vs platform-node", ops(EFFIO_READAT), ops(PN_SEEK), undefined),

@@ -38,6 +38,8 @@ export interface EffectCase {
   readonly scheduler: SchedulerChoice
   /** V8 flags set at the start of the case (`v8.setFlagsFromString`), for diagnosis rows. */
   readonly v8Flags?: string
+  /** Effio only: the loop's ring with a kernel SQ thread (`Uring.layer({ sqPoll: true })`). */
+  readonly sqPoll?: boolean
 }
 
 /** Diagnosis rows: the same case with V8's allocation-site pretenuring off. */
@@ -48,6 +50,7 @@ export const setups = {
   effio: { impl: "effio", scheduler: "loop" },
   effioDefault: { impl: "effio", scheduler: "default" },
   effioNoPretenure: { impl: "effio", scheduler: "loop", v8Flags: NO_PRETENURE },
+  effioSqPoll: { impl: "effio", scheduler: "loop", sqPoll: true },
   node: { impl: "node", scheduler: "default" }
 } as const satisfies Record<string, EffectCase>
 
@@ -64,7 +67,7 @@ export interface EffectFs {
  * methods need no context. Effio is `UringFileSystem.layer`, built the same way
  * (`layerWithRing` on `Uring.layer()`) but with the Uring service kept for its counters.
  */
-export const effectFs = async ({ impl, scheduler, v8Flags }: EffectCase): Promise<EffectFs> => {
+export const effectFs = async ({ impl, scheduler, v8Flags, sqPoll }: EffectCase): Promise<EffectFs> => {
   if (v8Flags !== undefined) v8.setFlagsFromString(v8Flags)
   const Effect = await import("effect/Effect")
   const Layer = await import("effect/Layer")
@@ -76,8 +79,9 @@ export const effectFs = async ({ impl, scheduler, v8Flags }: EffectCase): Promis
     Effect.runPromise(scheduler === "loop" ? Scheduler.withLoopScheduler(eff) : eff)
   if (impl === "effio") {
     const { UringFileSystem } = await import("@effio/fs")
-    const rt = ManagedRuntime.make(UringFileSystem.layerWithRing.pipe(Layer.provideMerge(Uring.layer())))
+    const rt = ManagedRuntime.make(UringFileSystem.layerWithRing.pipe(Layer.provideMerge(Uring.layer({ sqPoll: sqPoll === true }))))
     const [service, uring] = await rt.runPromise(Effect.all([FileSystem.FileSystem, Uring.Uring]))
+    if (sqPoll === true && !uring.ring.info().sqPoll) throw new Error("the kernel refused an SQPOLL ring")
     return { fs: service, run, notes: () => `${procNotes()}; ${ringNotes(uring.ring.info())}`, dispose: () => rt.dispose() }
   }
   const NodeFileSystem = await import("@effect/platform-node/NodeFileSystem")

@@ -1,6 +1,6 @@
 /** Facts about the current process from /proc (Linux), for case notes. */
 import * as fs from "node:fs"
-import { fmtNum } from "./table.ts"
+import { fmtInt, fmtNum } from "./table.ts"
 
 /** How many of this process's fds are io_uring instances (shows whether libuv set one up). */
 export const ioUringFds = (): number => {
@@ -20,5 +20,10 @@ export const threadCount = (): number => Number(/^Threads:\s+(\d+)/m.exec(fs.rea
 export const procNotes = (): string => `io_uring fds ${ioUringFds()}, threads ${threadCount()}`
 
 /** "4.0 CQEs/batch, 2.1 SQEs/enter": how well a ring batched, from its `info()` counters. */
-export const ringNotes = (info: { completions: number; batches: number; submitted: number; enters: number }): string =>
-  `${fmtNum(info.completions / info.batches, 1)} CQEs/batch, ${fmtNum(info.submitted / info.enters, 1)} SQEs/enter`
+export const ringNotes = (
+  info: { completions: number; batches: number; submitted: number; enters: number; sqPoll?: boolean; sqWakeups?: number }
+): string =>
+  `${fmtNum(info.completions / info.batches, 1)} CQEs/batch, ` +
+  (info.sqPoll
+    ? `SQPOLL: ${fmtInt(info.submitted)} SQEs, ${fmtInt(info.enters)} enters (${fmtInt(info.sqWakeups ?? 0)} wake-ups)`
+    : `${fmtNum(info.submitted / info.enters, 1)} SQEs/enter`)

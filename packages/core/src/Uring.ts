@@ -41,6 +41,15 @@ export const fromRing: (ring: Ring, probed?: ProbeResult) => UringService = inte
 export interface UringOptions {
   /** Submission queue depth (default 256). */
   readonly queueDepth?: number | undefined
+  /**
+   * A kernel thread that takes the SQEs and issues them (`IORING_SETUP_SQPOLL`): the loop
+   * thread makes no `io_uring_enter` while it is awake, and what issuing does inline (the
+   * copy of a page-cache read) runs on another core, as node's threadpool does. It polls
+   * for `idleMs` (default 20) after its last SQE, keeping a core busy. Default false. Where
+   * the kernel refuses it, the ring is an ordinary one (`ring.info().sqPoll` says which).
+   * On the shared ring, the first user's choice holds.
+   */
+  readonly sqPoll?: boolean | { readonly idleMs?: number } | undefined
 }
 
 /** Optional overrides of the `SystemError` fields an op reports. */
@@ -125,14 +134,14 @@ export class Uring extends Context.Tag("@effio/core/Uring")<Uring, UringService>
  * own. Fails with {@link UringUnavailable} where io_uring cannot be used.
  */
 export const make = (options: UringOptions = {}): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
-  acquireShared(options.queueDepth)
+  acquireShared(options)
 
 /**
  * A ring of its own, not shared with the loop's other users, closed when the scope closes
  * (benchmarks, tests that count a ring's submissions).
  */
 export const makePrivate = (options: UringOptions = {}): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
-  acquirePrivate(options.queueDepth)
+  acquirePrivate(options)
 
 /** A scoped Layer providing {@link Uring}: the loop's shared ring (see {@link make}). */
 export const layer = (options: UringOptions = {}): Layer.Layer<Uring, UringUnavailable> => Layer.scoped(Uring, make(options))

@@ -52,6 +52,12 @@ export interface RunOptions {
   readonly backend?: Backend | undefined
   /** io_uring submission queue depth of the loop's ring, when this opens it (default 256). */
   readonly queueDepth?: number | undefined
+  /**
+   * A kernel SQ thread for the loop's ring, when this opens it (see `Uring.UringOptions.sqPoll`):
+   * issuing moves off the loop thread onto another core, which keeps a core busy while I/O
+   * is frequent. Default false.
+   */
+  readonly sqPoll?: Uring.UringOptions["sqPoll"]
   /** Install the loop-cooperating scheduler (default true). */
   readonly scheduler?: boolean | undefined
 }
@@ -91,7 +97,7 @@ export const layerUring = (options: RunOptions = {}): Layer.Layer<Services | Uri
     NodePath.layer
   ).pipe(
     Layer.provideMerge(Net.layerWithRing),
-    Layer.provideMerge(Uring.layer({ queueDepth: options.queueDepth }))
+    Layer.provideMerge(Uring.layer({ queueDepth: options.queueDepth, sqPoll: options.sqPoll }))
   )
 
 /**

@@ -74,6 +74,7 @@ int RingMem::Open(unsigned entries, unsigned cq_entries_wanted, uint32_t flags) 
   params = io_uring_params{};
   params.flags = flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
   params.cq_entries = cq_entries_wanted;
+  if (flags & IORING_SETUP_SQPOLL) params.sq_thread_idle = sq_thread_idle_ms;
   fd = sys_setup(entries, &params);
   if (fd < 0) {
     fd = -1;
@@ -164,7 +165,8 @@ Napi::Function Ring::Init(Napi::Env env) {
 }
 
 // new NativeRing(entries, cqEntries, out: Int32Array, onBatch: (count) => void,
-//                testFlags?: number, drainWarnMs?: number, hideOps?: string[])   (the last three: tests only)
+//                testFlags?: number, drainWarnMs?: number, hideOps?: string[],   (these three: tests only)
+//                sqPollIdleMs?: number)   (set: an SQPOLL ring whose SQ thread idles out after that long)
 Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info) {
   Napi::Env env = info.Env();
   env_ = env;
@@ -181,6 +183,8 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info) {
   }
   if (!info[4].IsUndefined() && !GetInt(env, info[4], "testFlags", 0, 15, &test_flags)) return;
   if (!info[5].IsUndefined() && !GetInt(env, info[5], "drainWarnMs", 0, 1ll << 30, &warn_ms)) return;
+  int64_t sq_idle_ms = -1;
+  if (!info[7].IsUndefined() && !GetInt(env, info[7], "sqPollIdleMs", 1, 60000, &sq_idle_ms)) return;
   Napi::Int32Array out = info[2].As<Napi::Int32Array>();
   if (out.ElementLength() < 3) {
     ThrowRange(env, "out must hold at least one completion");
@@ -190,7 +194,14 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info) {
     Napi::Error::New(env, "no libuv loop for this environment").ThrowAsJavaScriptException();
     return;
   }
-  int err = OpenWithFallback(mem_, static_cast<unsigned>(entries), static_cast<unsigned>(cq_entries), 0);
+  int err = -EINVAL;
+  if (sq_idle_ms >= 0) {
+    // SQPOLL where the kernel allows it (EPERM before 5.11 unprivileged, EINVAL without
+    // support): otherwise an ordinary ring, which info().sqPoll tells.
+    mem_.sq_thread_idle_ms = static_cast<unsigned>(sq_idle_ms);
+    err = OpenWithFallback(mem_, static_cast<unsigned>(entries), static_cast<unsigned>(cq_entries), IORING_SETUP_SQPOLL);
+  }
+  if (err < 0) err = OpenWithFallback(mem_, static_cast<unsigned>(entries), static_cast<unsigned>(cq_entries), 0);
   if (err < 0) {
     Napi::Error e = Napi::Error::New(env, SetupFailureReason(-err));
     e.Set("errno", Napi::Number::New(env, -err));
@@ -341,6 +352,7 @@ io_uring_sqe* Ring::NextSqe() {
   if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) {
     if (test_flags_ & kTestQueueWhenFull) return nullptr;
     Flush();
+    if (SqPoll() && sq_tail_ - mem_.SqHead() >= mem_.sq_entries) WaitSqRoom();
     if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) return nullptr;
   }
   return &mem_.sqes[sq_tail_ & mem_.sq_mask];
@@ -367,6 +379,11 @@ void Ring::MoveOverflow() {
   while (!overflow_.empty()) {
     if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) {  // acquire, as in NextSqe
       if (Flush() <= 0) return;
+      if (SqPoll()) {
+        // Flush only woke the SQ thread; room comes when it has taken an SQE.
+        WaitSqRoom();
+        if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) return;
+      }
       continue;
     }
     mem_.sqes[sq_tail_ & mem_.sq_mask] = overflow_.front();
@@ -381,6 +398,19 @@ void Ring::MoveOverflow() {
 int Ring::Flush() {
   if (state_ == State::kClosed) return 0;
   unsigned pending = sq_tail_ - mem_.SqHead();
+  if (SqPoll()) {
+    CountSqPollSubmitted();
+    if (pending == 0) return 0;
+    // The kernel's SQ thread takes SQEs as soon as their tail is published; an enter is
+    // needed only to wake it once it has idled out. The full fence orders the tail store
+    // before the flags load, so a thread that is just going to sleep is never missed.
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (mem_.SqFlags() & IORING_SQ_NEED_WAKEUP) {
+      sq_wakeups_++;
+      if (EnterNoSubmit(IORING_ENTER_SQ_WAKEUP) < 0) return -errno;
+    }
+    return static_cast<int>(pending);
+  }
   if (pending == 0) return 0;
   int r;
   do {
@@ -390,6 +420,28 @@ int Ring::Flush() {
   if (r < 0) return -errno;
   submitted_ += static_cast<unsigned>(r);
   return r;
+}
+
+// SQPOLL: blocks until the SQ thread has taken at least one SQE (the SQ is full). It takes
+// SQEs without waiting for their ops, so this is a short wait.
+void Ring::WaitSqRoom() { EnterNoSubmit(IORING_ENTER_SQ_WAIT); }
+
+// An io_uring_enter that submits nothing and waits for nothing (flags say what it is for),
+// retried on EINTR. Returns its result (-1 and errno on failure).
+int Ring::EnterNoSubmit(unsigned flags) {
+  int r;
+  do {
+    r = sys_enter(mem_.fd, 0, 0, flags, nullptr, 0);
+  } while (r < 0 && errno == EINTR);
+  enters_++;
+  return r;
+}
+
+// SQPOLL: SQEs count as submitted once the SQ thread has taken them (the head moved).
+void Ring::CountSqPollSubmitted() {
+  const unsigned head = mem_.SqHead();
+  submitted_ += head - sq_head_seen_;
+  sq_head_seen_ = head;
 }
 
 // ---- completion -------------------------------------------------------------------------
@@ -493,11 +545,7 @@ void Ring::NeedKernelFlush() {
   const unsigned flags = mem_.SqFlags();
   if (flags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) {
     if (flags & IORING_SQ_CQ_OVERFLOW) cq_overflow_flushes_++;
-    int r;
-    do {
-      r = sys_enter(mem_.fd, 0, 0, IORING_ENTER_GETEVENTS, nullptr, 0);
-    } while (r < 0 && errno == EINTR);
-    enters_++;
+    EnterNoSubmit(IORING_ENTER_GETEVENTS);
   }
 }
 
@@ -746,6 +794,7 @@ void Ring::DeliverDuringDrain(unsigned n, bool call_js) {
 // ---- JS methods -------------------------------------------------------------------------
 
 Napi::Value Ring::Info(const Napi::CallbackInfo& info) {
+  if (state_ == State::kOpen && SqPoll()) CountSqPollSubmitted();
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("open", state_ == State::kOpen);
@@ -761,6 +810,8 @@ Napi::Value Ring::Info(const Napi::CallbackInfo& info) {
   o.Set("batches", static_cast<double>(batches_));
   o.Set("completions", static_cast<double>(completions_));
   o.Set("cqOverflowFlushes", static_cast<double>(cq_overflow_flushes_));
+  o.Set("sqPoll", SqPoll());
+  o.Set("sqWakeups", static_cast<double>(sq_wakeups_));
   return o;
 }
 

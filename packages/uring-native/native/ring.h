@@ -55,6 +55,7 @@ int sys_register(int fd, unsigned opcode, const void* arg, unsigned nr_args);
 struct RingMem {
   int fd = -1;
   io_uring_params params{};
+  unsigned sq_thread_idle_ms = 0;  // for an Open with IORING_SETUP_SQPOLL
   void* sq_ptr = nullptr;
   size_t sq_len = 0;
   void* cq_ptr = nullptr;
@@ -216,6 +217,10 @@ class Ring : public Napi::ObjectWrap<Ring> {
   void QueueInternal(const io_uring_sqe& sqe);
   void MoveOverflow();
   int Flush();
+  bool SqPoll() const { return mem_.params.flags & IORING_SETUP_SQPOLL; }
+  void WaitSqRoom();
+  int EnterNoSubmit(unsigned flags);
+  void CountSqPollSubmitted();
 
   // Completion side
   unsigned CopyCompletions(bool emit, bool* any);
@@ -270,6 +275,8 @@ class Ring : public Napi::ObjectWrap<Ring> {
   uint64_t batches_ = 0;
   uint64_t completions_ = 0;
   uint64_t cq_overflow_flushes_ = 0;  // enters that moved the kernel's CQ overflow list into the CQ
+  uint64_t sq_wakeups_ = 0;        // SQPOLL: enters that woke the idle SQ thread
+  unsigned sq_head_seen_ = 0;      // SQPOLL: the SQ head when submitted_ was last counted
   std::deque<io_uring_sqe> overflow_;  // SQEs waiting for room in the SQ, in order
   std::vector<Slot> slots_;
   std::vector<std::unique_ptr<SlotExtra>> extras_;

@@ -69,6 +69,16 @@ export interface RingOptions {
   /** Completion queue entries; at least 2× `entries`. Default 4× `entries`. */
   readonly cqEntries?: number
   /**
+   * `IORING_SETUP_SQPOLL`: a kernel thread takes the SQEs from the queue and issues them, so
+   * the loop thread makes no `io_uring_enter` while that thread is awake, and the work that
+   * issuing does inline (a page-cache read's copy, for one) runs on another core, as node's
+   * threadpool does. The thread polls for `idleMs` (default 20) after its last SQE before it
+   * sleeps, burning that core meanwhile; the next submission wakes it with one enter. Where
+   * the kernel refuses SQPOLL the ring is an ordinary one ({@link RingInfo.sqPoll} says which).
+   * Default false: one spinning kernel thread per ring is a cost only some programs want.
+   */
+  readonly sqPoll?: boolean | { readonly idleMs?: number }
+  /**
    * Test-only: `close()` cancels op by op (`IORING_OP_ASYNC_CANCEL` by each op's id), as on
    * kernels without `IORING_ASYNC_CANCEL_ANY` (before 5.19), instead of with one cancel-any.
    */
@@ -189,6 +199,10 @@ export interface RingInfo {
    * (`IORING_SQ_CQ_OVERFLOW`, with `IORING_FEAT_NODROP`) into the CQ.
    */
   readonly cqOverflowFlushes: number
+  /** The ring has a kernel SQ thread (`IORING_SETUP_SQPOLL`, see {@link RingOptions.sqPoll}). */
+  readonly sqPoll: boolean
+  /** SQPOLL: enters that woke the SQ thread after it had gone to sleep. */
+  readonly sqWakeups: number
 }
 
 /** Decoded `struct statx`. Times are in milliseconds since the epoch (with sub-ms fraction). */
@@ -296,7 +310,8 @@ interface Addon {
     onBatch: (n: number) => void,
     testFlags?: number,
     drainWarnMs?: number,
-    hideOps?: ReadonlyArray<string>
+    hideOps?: ReadonlyArray<string>,
+    sqPollIdleMs?: number
   ) => NativeRing
   opKinds?: Record<string, number>
   platform: "linux" | "stub"
@@ -774,6 +789,16 @@ const TEST_QUEUE_WHEN_FULL = 8
  * reserved memory, or fails with `-EFAULT` where V8 released the pages; bytes past the new
  * length show again if it grows. A view a shrunken buffer has left out of bounds has length 0.
  */
+/** The SQ thread's idle time for the addon, or undefined for no SQPOLL. */
+const sqPollIdleMs = (sqPoll: RingOptions["sqPoll"]): number | undefined => {
+  if (sqPoll === undefined || sqPoll === false) return undefined
+  if (sqPoll === true) return 20
+  if (typeof sqPoll !== "object" || sqPoll === null) throw new TypeError("sqPoll must be a boolean or { idleMs }")
+  const ms = sqPoll.idleMs ?? 20
+  if (!Number.isInteger(ms) || ms < 1 || ms > 60_000) throw new RangeError(`sqPoll.idleMs must be an integer from 1 to 60000, not ${ms}`)
+  return ms
+}
+
 export class Ring {
   readonly #native: NativeRing
   readonly #out: Int32Array
@@ -811,7 +836,8 @@ export class Ring {
         this.#onBatch,
         testFlags,
         options.testDrainWarnMs,
-        hide === undefined ? undefined : hide.slice()
+        hide === undefined ? undefined : hide.slice(),
+        sqPollIdleMs(options.sqPoll)
       )
       this.#caps = Object.freeze(this.#native.capabilities())
     } catch (e) {

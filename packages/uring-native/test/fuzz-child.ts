@@ -662,7 +662,8 @@ const ops: ReadonlyArray<readonly [string, () => void]> = [
           cqEntries: chance(0.5) ? undefined : num(0, 70000),
           testHideOps: chance(0.7) ? undefined : chance(0.8) ? [pick(["socket", "bind", "listen", "shutdown", "send_zc", "accept_multishot", "recv_multishot", "pbuf_ring", "nope"])] : badValue(),
           testNoCancelAny: chance(0.2),
-          testNoExtArg: chance(0.2)
+          testNoExtArg: chance(0.2),
+          sqPoll: chance(0.95) ? undefined : chance(0.5) ? true : chance(0.8) ? { idleMs: num(0, 70000) } : badValue()
         }
       : badValue()
     const ring = syncCall("new Ring", () => new Ring(cast<RingOptions>(options))) as Ring | undefined

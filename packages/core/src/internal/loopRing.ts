@@ -1,7 +1,7 @@
 // The event loop's ring, shared: one io_uring per loop (per thread: a worker thread loads its
 // own copy of this module, so it gets its own ring), opened by its first user and closed when
 // the last one releases it. Every io_uring layer (Uring, FileSystem, net) acquires it here.
-import { Ring, RingUnavailableError } from "@effio/uring-native"
+import { Ring, type RingOptions, RingUnavailableError } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { UringService } from "../Uring.js"
@@ -25,9 +25,15 @@ const CQ_ENTRIES = 16384
 /** Default submission queue depth of the loop's ring. */
 export const defaultQueueDepth = 256
 
-const openRing = (entries: number): Effect.Effect<Ring, UringUnavailable> =>
+/** How a ring is opened: `Uring.UringOptions`, resolved. */
+export interface RingConfig {
+  readonly queueDepth?: number | undefined
+  readonly sqPoll?: RingOptions["sqPoll"] | undefined
+}
+
+const openRing = ({ queueDepth: entries = defaultQueueDepth, sqPoll }: RingConfig): Effect.Effect<Ring, UringUnavailable> =>
   Effect.try({
-    try: () => new Ring({ entries, cqEntries: Math.max(entries * 4, CQ_ENTRIES) }),
+    try: () => new Ring({ entries, cqEntries: Math.max(entries * 4, CQ_ENTRIES), ...(sqPoll === undefined ? {} : { sqPoll }) }),
     catch: (e) =>
       e instanceof RingUnavailableError
         ? new UringUnavailable({ reason: e.message, errno: e.errno })
@@ -35,15 +41,15 @@ const openRing = (entries: number): Effect.Effect<Ring, UringUnavailable> =>
   })
 
 /** A private ring, closed (in-flight ops cancelled and drained) when the scope closes. */
-export const acquirePrivate = (queueDepth: number = defaultQueueDepth): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
-  Effect.map(Effect.acquireRelease(openRing(queueDepth), (ring) => Effect.sync(() => ring.close())), (ring) => fromRing(ring))
+export const acquirePrivate = (config: RingConfig = {}): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
+  Effect.map(Effect.acquireRelease(openRing(config), (ring) => Effect.sync(() => ring.close())), (ring) => fromRing(ring))
 
 /**
- * The loop's ring for the scope's lifetime. The first user's `queueDepth` sizes it; later
- * users share it as it is (the depth bounds only how many SQEs wait for one flush: more are
- * queued natively).
+ * The loop's ring for the scope's lifetime. The first user's config (`queueDepth`, `sqPoll`)
+ * opens it; later users share it as it is (the depth bounds only how many SQEs wait for one
+ * flush: more are queued natively).
  */
-export const acquireShared = (queueDepth: number = defaultQueueDepth): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
+export const acquireShared = (config: RingConfig = {}): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
       Effect.suspend(() => {
@@ -52,7 +58,7 @@ export const acquireShared = (queueDepth: number = defaultQueueDepth): Effect.Ef
           current.users++
           return Effect.succeed(current)
         }
-        return Effect.map(openRing(queueDepth), (ring): Entry => (current = { service: fromRing(ring), users: 1 }))
+        return Effect.map(openRing(config), (ring): Entry => (current = { service: fromRing(ring), users: 1 }))
       }),
       (entry) =>
         Effect.sync(() => {
