@@ -139,7 +139,7 @@ describe("io_uring: large operations are interruptible between chunks", { timeou
       expect(d.later).toBe(d.after)
     }))
 
-  it.scopedLive("readFile and stream (default and 256 MiB chunks): no read completes after the interruption", () =>
+  it.scopedLive("readFile and stream (default and 256 MiB chunks): no read starts after the interruption", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const { completions, fs } = yield* withPrivateRing
@@ -150,13 +150,14 @@ describe("io_uring: large operations are interruptible between chunks", { timeou
         Stream.runDrain(fs.stream(src)),
         Stream.runDrain(fs.stream(src, { chunkSize: SIZE }))
       ]
-      for (const op of ops) {
+      for (const [i, op] of ops.entries()) {
         const base = completions()
         // under way: a few reads done (the open and a couple of reads at least)
         const r = yield* interruptMidway(op, () => completions() - base > 4, completions)
         expect(r.before - base).toBeLessThan(SIZE / CHUNK)
-        // at most the read in flight and the close complete after the interruption was asked
-        expect(r.after - r.before).toBeLessThanOrEqual(2)
+        // at most the reads in flight (readFile: 4 of 1 MiB each; a stream: one) and the
+        // close complete after the interruption was asked
+        expect(r.after - r.before).toBeLessThanOrEqual(i === 0 ? 5 : 2)
         expect(r.later).toBe(r.after)
       }
       expect(completions()).toBeGreaterThan(start)

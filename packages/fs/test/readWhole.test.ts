@@ -9,8 +9,11 @@ import * as path from "node:path"
 import { readWhole } from "../src/internal/readWhole.js"
 import { payload, tempDir } from "./helpers.js"
 
-/** `readWhole` of a real file of `size` bytes, its reads served from `contents` (at most `maxRead` a read). */
-const readAs = (size: number, contents: Uint8Array, maxRead = Infinity) =>
+/**
+ * `readWhole` of a real file of `size` bytes, its reads served from `contents` (at most
+ * `maxRead` a read); `hop` completes each read after a setImmediate (so reads overlap).
+ */
+const readAs = (size: number, contents: Uint8Array, maxRead = Infinity, hop = false) =>
   Effect.gen(function*() {
     const dir = yield* tempDir
     const file = path.join(dir, "f")
@@ -18,18 +21,31 @@ const readAs = (size: number, contents: Uint8Array, maxRead = Infinity) =>
     const fd = fs.openSync(file, "r")
     const ref = new Fd.FdRef(fd, (fd) => Effect.sync(() => fs.closeSync(fd)))
     const reads: Array<readonly [number, number]> = []
+    const parallel: Array<boolean> = []
+    let inFlight = 0
+    let maxInFlight = 0
+    const serve = (buf: Uint8Array, position: number) => {
+      const n = Math.max(0, Math.min(buf.length, maxRead, contents.length - position))
+      buf.set(contents.subarray(position, position + n))
+      return n
+    }
     const bytes = yield* Effect.ensuring(
-      readWhole(ref, (buf, position, regular) =>
-        Effect.sync(() => {
-          expect(regular).toBe(true)
-          reads.push([position, buf.length])
-          const n = Math.max(0, Math.min(buf.length, maxRead, contents.length - position))
-          buf.set(contents.subarray(position, position + n))
-          return n
-        }), "load", file),
+      readWhole(ref, (buf, position, regular, _where, par) => {
+        expect(regular).toBe(true)
+        reads.push([position, buf.length])
+        parallel.push(par === true)
+        if (!hop) return Effect.sync(() => serve(buf, position))
+        maxInFlight = Math.max(maxInFlight, ++inFlight)
+        return Effect.async<number>((resume) => {
+          setImmediate(() => {
+            inFlight--
+            resume(Effect.succeed(serve(buf, position)))
+          })
+        })
+      }, "load", file),
       ref.close
     )
-    return { bytes, reads }
+    return { bytes, reads, parallel, maxInFlight }
   })
 
 describe("readWhole", () => {
@@ -44,6 +60,40 @@ describe("readWhole", () => {
       const b = yield* readAs(2 * mib, big)
       expect(Buffer.from(b.bytes).equals(Buffer.from(big))).toBe(true)
       expect(b.reads).toEqual([[0, mib], [mib, mib + 1]])
+    }))
+
+  it.scoped("a file over 2 MiB: the same pieces, 4 reads in flight (marked parallel); one at a time up to 2 MiB", () =>
+    Effect.gen(function*() {
+      const mib = 1024 * 1024
+      const data = payload(9 * mib + 5)
+      const r = yield* readAs(data.length, data, Infinity, true)
+      expect(Buffer.from(r.bytes).equals(Buffer.from(data))).toBe(true)
+      const pieces = [...r.reads].sort((a, b) => a[0] - b[0])
+      expect(pieces).toEqual([...Array.from({ length: 9 }, (_, i) => [i * mib, mib]), [9 * mib, 6]])
+      expect(r.parallel.every((p) => p)).toBe(true)
+      expect(r.maxInFlight).toBe(4)
+      const two = yield* readAs(2 * mib, payload(2 * mib), Infinity, true)
+      expect(two.maxInFlight).toBe(2)
+      const one = yield* readAs(mib, payload(mib), Infinity, true)
+      expect(one.reads).toEqual([[0, mib + 1]])
+      expect(one.parallel).toEqual([false])
+    }))
+
+  it.scoped("a file over 2 MiB that grew or shrank while its pieces were read: read again in order, to its end", () =>
+    Effect.gen(function*() {
+      const mib = 1024 * 1024
+      const grown = payload(7 * mib + 3)
+      const g = yield* readAs(5 * mib, grown, Infinity, true)
+      expect(Buffer.from(g.bytes).equals(Buffer.from(grown))).toBe(true)
+      const shrunk = payload(3 * mib + 1)
+      const s = yield* readAs(6 * mib, shrunk, Infinity, true)
+      expect(Buffer.from(s.bytes).equals(Buffer.from(shrunk))).toBe(true)
+      // the in-order pass after the pieces: from 0, no read marked parallel
+      expect(s.parallel.slice(-4)).toEqual([false, false, false, false])
+      // a short read in the middle (a file system that returns less) also ends in order
+      const data = payload(4 * mib)
+      const short = yield* readAs(4 * mib, data, mib - 7, true)
+      expect(Buffer.from(short.bytes).equals(Buffer.from(data))).toBe(true)
     }))
 
   it.scoped("a file that grew since the fstat is read to its end; one that shrank to its new end", () =>

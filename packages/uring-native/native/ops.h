@@ -92,6 +92,8 @@ enum class OpKind : uint32_t {
       kCount
 };
 constexpr uint32_t kOpKindCount = static_cast<uint32_t>(OpKind::kCount);
+// Added to an op kind by the facade: submit the op with IOSQE_ASYNC (see Ring#read).
+constexpr uint32_t kKindAsync = 0x100;
 
 // Native memory an op's SQE points at and the kernel may read (or write) until the op's
 // final CQE. One per slot, allocated on first need and reused; the ring never lets a slot

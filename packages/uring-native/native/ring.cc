@@ -850,8 +850,14 @@ Napi::Value Ring::Prep(Napi::Env env, const napi_value* argv, size_t argc) {
   uint64_t id = 0;
   uint32_t slot = 0;
   if (!ThrowIfNotOpen(env) || !TakeSlot(env, args, &id, &slot)) return Napi::Value();
-  const int64_t kind = args.Int("kind", 0, kOpKindCount - 1);
+  // kind | kKindAsync: the op goes straight to an io-wq worker (IOSQE_ASYNC).
+  const int64_t raw_kind = args.Int("kind", 0, kKindAsync | (kOpKindCount - 1));
   if (!args.ok()) return Napi::Value();
+  const int64_t kind = raw_kind & ~static_cast<int64_t>(kKindAsync);
+  if (kind >= kOpKindCount) {
+    ThrowRange(env, "kind must be an op kind");
+    return Napi::Value();
+  }
   EnsureSlot(extras_, slot);
   OpContext ctx(extras_[slot], ops_);
   io_uring_sqe sqe{};
@@ -871,6 +877,7 @@ Napi::Value Ring::Prep(Napi::Env env, const napi_value* argv, size_t argc) {
     groups_[g].users++;
     s.group = ctx.group();
   }
+  if (raw_kind & kKindAsync) sqe.flags |= IOSQE_ASYNC;
   sqe.user_data = id;
   s.id = id;
   std::swap(s.pins, args.pins());

@@ -464,7 +464,7 @@ const ops: ReadonlyArray<readonly [string, () => void]> = [
   ...(["read", "write"] as const).map((op) => [op, () => {
     const m = bytes()
     const [off, len] = range(m)
-    submit(op, [m], (ring, cb) => ring[op](cast(fdArg("file", "pipeR", "pipeW", "tcp", "unix")), cast(m.value), cast(off), cast(len), cast(chance(0.5) ? -1 : num(-1, 2 ** 40)), cbArg(cb)))
+    submit(op, [m], (ring, cb) => ring[op](cast(fdArg("file", "pipeR", "pipeW", "tcp", "unix")), cast(m.value), cast(off), cast(len), cast(chance(0.5) ? -1 : num(-1, 2 ** 40)), cbArg(cb), cast(chance(0.9) ? undefined : chance(0.8) ? { async: chance(0.5) } : badValue())))
   }] as const),
   ...(["readv", "writev"] as const).map((op) => [op, () => {
     const ms = Array.from({ length: chance(0.05) ? 1100 : below(5) }, () => bytes())

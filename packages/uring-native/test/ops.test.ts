@@ -139,6 +139,22 @@ describe("read / write", () => {
     expect(await run((cb) => ring.read(fd, dst, 0, 12, 16, cb))).toBe(0)
   })
 
+  it("flags.async (IOSQE_ASYNC, an io-wq worker): large writes and reads in flight at once land at their offsets", async () => {
+    const { p, fd } = openFile("async.bin", "")
+    const data = pseudoRandomBytes(8 * 1024 * 1024, 11)
+    const mib = 1024 * 1024
+    const writes = Array.from({ length: 8 }, (_, i) => run((cb) => ring.write(fd, data, i * mib, mib, i * mib, cb, { async: true })))
+    expect(await Promise.all(writes)).toEqual(Array(8).fill(mib))
+    expect(Buffer.compare(fs.readFileSync(p), data)).toBe(0)
+    const back = Buffer.alloc(data.length + 1)
+    const reads = Array.from({ length: 8 }, (_, i) => run((cb) => ring.read(fd, back, i * mib, i === 7 ? mib + 1 : mib, i * mib, cb, { async: true })))
+    expect(await Promise.all(reads)).toEqual(Array(8).fill(mib))
+    expect(Buffer.compare(back.subarray(0, data.length), data)).toBe(0)
+    // errors still come back as negative errno; { async: false } is the default path
+    expect(errnoName(await run((cb) => ring.read(BAD_FD, back, 0, 16, 0, cb, { async: true })))).toBe("EBADF")
+    expect(await run((cb) => ring.read(fd, back, 0, 16, 0, cb, { async: false }))).toBe(16)
+  })
+
   it("accepts ArrayBuffer, DataView and wider typed arrays (byte lengths)", async () => {
     const data = pseudoRandomBytes(64, 7)
     const { fd } = openFile("views.bin", data)

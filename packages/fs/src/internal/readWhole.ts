@@ -52,8 +52,16 @@ const tooLarge = (where: Errors.ErrorContext, size: number, atLeast: boolean): S
 /**
  * One read into all of `buf` at `position` (-1: the fd's own position). `regular`: the fd is
  * a regular file, whose reads always complete promptly; others (FIFOs, devices) may block.
+ * `parallel`: the read is one of several in flight on a regular file (io_uring then hands it
+ * to an io-wq worker, so they are copied on several cores at once).
  */
-export type ReadAt = (buf: Uint8Array, position: number, regular: boolean, where: Errors.ErrorContext) => Effect.Effect<number, PlatformError>
+export type ReadAt = (
+  buf: Uint8Array,
+  position: number,
+  regular: boolean,
+  where: Errors.ErrorContext,
+  parallel?: boolean
+) => Effect.Effect<number, PlatformError>
 
 // One huge read makes the kernel fault in and zero the whole fresh buffer in one go
 // (measured 2-5x slower for 1 GiB files): big files are read 1 MiB at a time.
@@ -89,11 +97,48 @@ const readToEof = (read: ReadAt, parts: Array<Uint8Array>, position: number, reg
   return loop
 }
 
+// Reads of a file larger than one chunk in flight at once. With io_uring each goes to an
+// io-wq worker (IOSQE_ASYNC), so the page-cache copies and the faults of the fresh buffer run
+// on both cores; node's threadpool takes four at once as well. Measured on 2 cores, 1 GiB
+// from the page cache: 1 in flight 0.88-1.07 GB/s, 2: 1.6-1.7, 4: 2.1-2.3, 8: 1.3-1.8;
+// fs.promises.readFile 0.8-1.1 GB/s in the same runs.
+const READS_IN_FLIGHT = 4
+
 // A regular file of `size` bytes: one buffer of size + 1, the last read asking for one byte
 // more than the size. A short read ending at the size says EOF (no read only to see it); a
 // full buffer says the file grew (read on to EOF); EOF earlier says it shrank.
 const readSized = (read: ReadAt, size: number, where: Errors.ErrorContext): Effect.Effect<Uint8Array, PlatformError> => {
+  // The pieces readInOrder reads: CHUNK bytes each, the last one the rest (at most CHUNK + 1).
+  const last = Math.max(0, Math.ceil((size - CHUNK) / CHUNK))
   const buf = Buffer.allocUnsafeSlow(size + 1)
+  return last > 0 ? readPieces(read, buf, size, last, where) : readInOrder(read, buf, size, where)
+}
+
+// The file's pieces 0..last (as readInOrder reads them), READS_IN_FLIGHT at a time. Each is one
+// read of at most CHUNK + 1 bytes, so an interruption takes effect once the reads in flight
+// have completed. When a piece comes back other than full (the last: one byte short), the
+// file changed size under us: it is read again from the start, in order.
+const readPieces = (read: ReadAt, buf: Buffer, size: number, last: number, where: Errors.ErrorContext): Effect.Effect<Uint8Array, PlatformError> => {
+  let next = 0
+  let changed = false
+  const worker: Effect.Effect<void, PlatformError> = Effect.suspend(() => {
+    const i = next++
+    if (i > last || changed) return Effect.void
+    const off = i * CHUNK
+    const len = i === last ? size + 1 - off : CHUNK
+    return Effect.flatMap(read(buf.subarray(off, off + len), off, true, where, true), (n) => {
+      if (n !== (i === last ? len - 1 : len)) changed = true
+      return worker
+    })
+  })
+  return Effect.flatMap(
+    Effect.all(Array.from({ length: READS_IN_FLIGHT }, () => worker), { concurrency: "unbounded", discard: true }),
+    () => (changed ? readInOrder(read, buf, size, where) : Effect.succeed(buf.subarray(0, size)))
+  )
+}
+
+// `buf` (size + 1 bytes) filled from the start one read after another.
+const readInOrder = (read: ReadAt, buf: Buffer, size: number, where: Errors.ErrorContext): Effect.Effect<Uint8Array, PlatformError> => {
   const loop = (off: number): Effect.Effect<Uint8Array, PlatformError> => {
     const left = size + 1 - off
     const len = left <= CHUNK + 1 ? left : CHUNK

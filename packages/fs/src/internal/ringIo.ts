@@ -18,10 +18,11 @@ export const fdRef = (uring: Uring.UringService, fd: number): Fd.FdRef => new Fd
  * always complete promptly (`Uring.opFinite`); otherwise the read can be cancelled (pipes,
  * FIFOs, ttys).
  */
-export const ringRead = (uring: Uring.UringService, ref: Fd.FdRef): ReadAt => (buf, position, finite, where) => {
-  const prep = Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, position, cb))
+export const ringRead = (uring: Uring.UringService, ref: Fd.FdRef): ReadAt => (buf, position, finite, where, parallel) => {
+  const prep = Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, position, cb, parallel === true && finite ? ASYNC : undefined))
   return finite ? uring.opFinite(prep, where) : uring.op(prep, where)
 }
+const ASYNC = { async: true } as const
 
 /** The most one write of {@link writeAll} asks for: a large write is interruptible between them. */
 export const WRITE_CHUNK = 1024 * 1024
