@@ -155,8 +155,8 @@ describe("io_uring: large operations are interruptible between chunks", { timeou
         // under way: a few reads done (the open and a couple of reads at least)
         const r = yield* interruptMidway(op, () => completions() - base > 4, completions)
         expect(r.before - base).toBeLessThan(SIZE / CHUNK)
-        // at most the reads in flight (readFile: 4 of 1 MiB each; a stream: one) and the
-        // close complete after the interruption was asked
+        // at most the reads in flight (readFile: 4 of 256 KiB; a stream: one of 1 MiB) and
+        // the close complete after the interruption was asked
         expect(r.after - r.before).toBeLessThanOrEqual(i === 0 ? 5 : 2)
         expect(r.later).toBe(r.after)
       }

@@ -62,18 +62,20 @@ describe("readWhole", () => {
       expect(b.reads).toEqual([[0, mib], [mib, mib + 1]])
     }))
 
-  it.scoped("a file over 2 MiB: the same pieces, 4 reads in flight (marked parallel); one at a time up to 2 MiB", () =>
+  it.scoped("a file over 2 MiB: 256 KiB pieces, 4 reads in flight (1 MiB, marked parallel); in order up to 2 MiB", () =>
     Effect.gen(function*() {
       const mib = 1024 * 1024
+      const piece = mib / 4
       const data = payload(9 * mib + 5)
       const r = yield* readAs(data.length, data, Infinity, true)
       expect(Buffer.from(r.bytes).equals(Buffer.from(data))).toBe(true)
       const pieces = [...r.reads].sort((a, b) => a[0] - b[0])
-      expect(pieces).toEqual([...Array.from({ length: 9 }, (_, i) => [i * mib, mib]), [9 * mib, 6]])
+      expect(pieces).toEqual([...Array.from({ length: 36 }, (_, i) => [i * piece, piece]), [9 * mib, 6]])
       expect(r.parallel.every((p) => p)).toBe(true)
       expect(r.maxInFlight).toBe(4)
       const two = yield* readAs(2 * mib, payload(2 * mib), Infinity, true)
-      expect(two.maxInFlight).toBe(2)
+      expect(two.reads).toEqual([[0, mib], [mib, mib + 1]])
+      expect(two.maxInFlight).toBe(1)
       const one = yield* readAs(mib, payload(mib), Infinity, true)
       expect(one.reads).toEqual([[0, mib + 1]])
       expect(one.parallel).toEqual([false])
