@@ -68,6 +68,13 @@ describe("Uring service", () => {
       expect(mapped).toBe(0)
       yield* Effect.sync(() => uring.ring.submit())
       expect(uring.ring.info().submitted - before).toBe(1) // only the close reached the kernel
+      // a map that throws is a defect of this fiber (as in Effect.map), not a stuck fiber
+      const boom = new Error("map failed")
+      const died = yield* Effect.exit(uring.opFinite((r, cb) => r.nop(cb), ctx, () => {
+        throw boom
+      }))
+      expect(Exit.isFailure(died) && Cause.isDie(died.cause)).toBe(true)
+      expect(Exit.isFailure(died) ? Cause.squash(died.cause) : undefined).toBe(boom)
     }).pipe(Effect.provide(layer)))
 
   it.live("the ring is closed when the layer is released", () =>

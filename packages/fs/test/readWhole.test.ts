@@ -92,10 +92,16 @@ describe("readWhole", () => {
       expect(Buffer.from(s.bytes).equals(Buffer.from(shrunk))).toBe(true)
       // the in-order pass after the pieces: from 0, no read marked parallel
       expect(s.parallel.slice(-4)).toEqual([false, false, false, false])
-      // a short read in the middle (a file system that returns less) also ends in order
+      // a short read in the middle (a file system that returns less than a piece) also ends
+      // in order: the pieces, then reads from 0 not marked parallel
       const data = payload(4 * mib)
-      const short = yield* readAs(4 * mib, data, mib - 7, true)
+      const short = yield* readAs(4 * mib, data, mib / 4 - 7, true)
       expect(Buffer.from(short.bytes).equals(Buffer.from(data))).toBe(true)
+      expect(short.parallel[0]).toBe(true)
+      const inOrder = short.parallel.indexOf(false)
+      expect(inOrder).toBeGreaterThan(0)
+      expect(short.reads[inOrder]).toEqual([0, mib])
+      expect(short.parallel.slice(inOrder).every((p) => !p)).toBe(true)
     }))
 
   it.scoped("a file that grew since the fstat is read to its end; one that shrank to its new end", () =>

@@ -200,6 +200,11 @@ Ring::Ring(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Ring>(info) {
     // support): otherwise an ordinary ring, which info().sqPoll tells.
     mem_.sq_thread_idle_ms = static_cast<unsigned>(sq_idle_ms);
     err = OpenWithFallback(mem_, static_cast<unsigned>(entries), static_cast<unsigned>(cq_entries), IORING_SETUP_SQPOLL);
+    // Before 5.11 an SQPOLL ring takes only registered files (EBADF for every other fd).
+    if (err >= 0 && !(mem_.params.features & IORING_FEAT_SQPOLL_NONFIXED)) {
+      mem_.Close();
+      err = -EINVAL;
+    }
   }
   if (err < 0) err = OpenWithFallback(mem_, static_cast<unsigned>(entries), static_cast<unsigned>(cq_entries), 0);
   if (err < 0) {
@@ -352,7 +357,7 @@ io_uring_sqe* Ring::NextSqe() {
   if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) {
     if (test_flags_ & kTestQueueWhenFull) return nullptr;
     Flush();
-    if (SqPoll() && sq_tail_ - mem_.SqHead() >= mem_.sq_entries) WaitSqRoom();
+    if (SqPoll() && sq_tail_ - mem_.SqHead() >= mem_.sq_entries && !WaitSqRoom()) return nullptr;
     if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) return nullptr;
   }
   return &mem_.sqes[sq_tail_ & mem_.sq_mask];
@@ -381,8 +386,7 @@ void Ring::MoveOverflow() {
       if (Flush() <= 0) return;
       if (SqPoll()) {
         // Flush only woke the SQ thread; room comes when it has taken an SQE.
-        WaitSqRoom();
-        if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) return;
+        if (!WaitSqRoom() || sq_tail_ - mem_.SqHead() >= mem_.sq_entries) return;
       }
       continue;
     }
@@ -423,8 +427,15 @@ int Ring::Flush() {
 }
 
 // SQPOLL: blocks until the SQ thread has taken at least one SQE (the SQ is full). It takes
-// SQEs without waiting for their ops, so this is a short wait.
-void Ring::WaitSqRoom() { EnterNoSubmit(IORING_ENTER_SQ_WAIT); }
+// SQEs without waiting for their ops, so this is a short wait, except where completions are
+// piling up in the kernel's CQ overflow list: some kernels' SQ threads stop taking SQEs then,
+// until the CQ is reaped, which this thread would never get to do. So it does not wait then
+// (false): the SQEs stay in the overflow queue, and the reap that follows moves them.
+bool Ring::WaitSqRoom() {
+  if (mem_.SqFlags() & IORING_SQ_CQ_OVERFLOW) return false;
+  EnterNoSubmit(IORING_ENTER_SQ_WAIT);
+  return true;
+}
 
 // An io_uring_enter that submits nothing and waits for nothing (flags say what it is for),
 // retried on EINTR. Returns its result (-1 and errno on failure).

@@ -218,7 +218,7 @@ class Ring : public Napi::ObjectWrap<Ring> {
   void MoveOverflow();
   int Flush();
   bool SqPoll() const { return mem_.params.flags & IORING_SETUP_SQPOLL; }
-  void WaitSqRoom();
+  bool WaitSqRoom();
   int EnterNoSubmit(unsigned flags);
   void CountSqPollSubmitted();
 

@@ -49,6 +49,12 @@
 #ifndef IORING_ENTER_EXT_ARG
 #define IORING_ENTER_EXT_ARG (1U << 3)
 #endif
+#ifndef IORING_FEAT_SQPOLL_NONFIXED
+#define IORING_FEAT_SQPOLL_NONFIXED (1U << 7)
+#endif
+#ifndef IORING_ENTER_SQ_WAIT
+#define IORING_ENTER_SQ_WAIT (1U << 2)
+#endif
 #ifndef IORING_FEAT_EXT_ARG
 #define IORING_FEAT_EXT_ARG (1U << 8)
 #endif

@@ -174,7 +174,16 @@ export const fromRing = (ring: Ring, probed: ProbeResult = probe()): UringServic
       ? rawOp(prep, ctx, undefined, false) as Effect.Effect<A, PlatformError>
       : startFinite<PlatformError, A>(
         prep,
-        (res) => (res < 0 ? Effect.fail(fromErrno(res, ctx)) : Effect.succeed(map(res))),
+        (res) => {
+          if (res < 0) return Effect.fail(fromErrno(res, ctx))
+          // map runs in the completion callback: a throw must end this fiber (a defect, as
+          // in Effect.map), not escape into the ring's batch and leave the fiber suspended.
+          try {
+            return Effect.succeed(map(res))
+          } catch (defect) {
+            return Effect.die(defect)
+          }
+        },
         (error) => rejectedOp(error, ctx)
       )
 

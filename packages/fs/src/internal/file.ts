@@ -42,9 +42,10 @@ export class UringFile extends CursorFile {
   // around it (bench fs-random: each layer is ~0.1-0.2 µs of a ~6 µs op).
   protected override sizedAtCursor(method: string, write: boolean, buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
     if (!this.seekable || (write && this.append)) return super.sizedAtCursor(method, write, buffer)
-    const len = buffer.length
     return this.uring.opFinite(
       Fd.pinned(this.ref, (r, fd, cb) => {
+        // the length when the op runs (a view of a resizable buffer may have changed since)
+        const len = buffer.length
         const start = this.checkedReserve(method, len)
         const settled: OpCallback = (res, flags) => {
           this.settle(start, len, res < 0 ? 0 : res)
