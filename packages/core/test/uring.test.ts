@@ -77,6 +77,20 @@ describe("Uring service", () => {
       expect(Exit.isFailure(died) ? Cause.squash(died.cause) : undefined).toBe(boom)
     }).pipe(Effect.provide(layer)))
 
+  it.live("Uring.layer({ sqPoll: true }) opens the loop's ring with an SQ thread; ops work on it", () =>
+    Effect.gen(function*() {
+      const uring = yield* Uring.Uring
+      expect(uring.ring.info().sqPoll).toBe(true)
+      expect(yield* uring.nop).toBe(0)
+      const dir = yield* tempDir
+      const fd = yield* uring.openat2(AT_FDCWD, path.join(dir, "f"), { flags: C.O_RDWR! | C.O_CREAT!, mode: 0o600 })
+      expect(yield* uring.write(fd, Buffer.from("sqpoll"), 0, 6, 0)).toBe(6)
+      const back = Buffer.alloc(6)
+      expect(yield* uring.read(fd, back, 0, 6, 0)).toBe(6)
+      expect(back.toString()).toBe("sqpoll")
+      yield* uring.close(fd)
+    }).pipe(Effect.scoped, Effect.provide(Uring.layer({ sqPoll: true }))))
+
   it.live("the ring is closed when the layer is released", () =>
     Effect.gen(function*() {
       const ring = yield* Effect.scoped(Effect.map(Uring.make(), (u) => u.ring))
