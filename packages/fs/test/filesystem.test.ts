@@ -509,9 +509,12 @@ describe.each(backends)("FileSystem on %s", (backend, layer) => {
   it.effect("readFile errors: directory → BadResource, missing → NotFound with the path, NUL → BadArgument", () =>
     withFs((fs, dir) =>
       Effect.gen(function*() {
+        const fds = countFds()
         const d = yield* expectSystemError(fs.readFile(dir), "BadResource")
         expect(d.pathOrDescriptor).toBe(dir)
         expect(d.method).toBe("readFile")
+        // the directory was opened, then refused: its fd is closed again
+        expect(countFds()).toBe(fds)
         const missing = path.join(dir, "missing")
         const e = yield* expectSystemError(fs.readFile(missing), "NotFound")
         expect(e.pathOrDescriptor).toBe(missing)

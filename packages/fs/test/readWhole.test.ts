@@ -30,7 +30,7 @@ const readAs = (size: number, contents: Uint8Array, maxRead = Infinity, hop = fa
       return n
     }
     const bytes = yield* Effect.ensuring(
-      readWhole(ref, (buf, position, regular, _where, par) => {
+      readWhole(ref.fd, (buf, position, regular, _where, par) => {
         expect(regular).toBe(true)
         reads.push([position, buf.length])
         parallel.push(par === true)

@@ -17,7 +17,7 @@ import { makeFileSystem } from "./derived.js"
 import { UringFile } from "./file.js"
 import { copyTree } from "./nodeFileSystem.js"
 import { readWhole } from "./readWhole.js"
-import { fdRef, ftruncate, ringRead, statxFd, writeAll } from "./ringIo.js"
+import { fdRef, ftruncate, ringRead, ringReadFd, statxFd, writeAll } from "./ringIo.js"
 
 const CHUNK = 1024 * 1024
 
@@ -96,7 +96,14 @@ const statxPath = (uring: Ring, method: string, p: string, flags: number) =>
   )
 
 const readFile = (uring: Ring) => (p: string): Effect.Effect<Uint8Array, PlatformError> =>
-  withFd(uring, "readFile", p, C.O_RDONLY, 0, (ref) => readWhole(ref, ringRead(uring, ref), "readFile", p))
+  // No FdRef: the fd is this call's alone, nothing else can use or close it, and every read
+  // ends (they are uninterruptible ops) before the release closes it. The FdRef's pinning and
+  // close were a fifth of a small file's cost (bench fs-small-files: 41 -> 33 µs CPU a file).
+  Effect.acquireUseRelease(
+    openFd(uring, "readFile", p, C.O_RDONLY, 0),
+    (fd) => readWhole(fd, ringReadFd(uring, fd), "readFile", p),
+    (fd) => Fd.closeFd(uring, fd)
+  )
 
 // Written 1 MiB at a time (`writeAll`), so an interruption takes effect within a chunk: a
 // file the call created is then removed, an existing one is left partial (truncated by the

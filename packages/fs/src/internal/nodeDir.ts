@@ -78,7 +78,7 @@ const open = (p: Path, options: Cap.OpenOptions): Effect.Effect<FileSystem.File,
   Effect.map(openRef("open", p, options), (ref): FileSystem.File => new NodeFile(ref, options.append, shown(p)))
 
 const load = (p: Path): Effect.Effect<Uint8Array, PlatformError> =>
-  Effect.scoped(Effect.flatMap(openRef("load", p, readOnly), (ref) => readWhole(ref, nodeRead(ref), "load", shown(p))))
+  Effect.scoped(Effect.flatMap(openRef("load", p, readOnly), (ref) => readWhole(ref.fd, nodeRead(ref), "load", shown(p))))
 
 // Paths are resolved from the native path; the fd held (O_DIRECTORY: ENOTDIR for a
 // non-directory) only ties the capability to the scope, as on io_uring.

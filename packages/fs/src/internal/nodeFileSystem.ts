@@ -38,7 +38,7 @@ const open = (p: string, options?: FileSystem.OpenFileOptions): Effect.Effect<Fi
   })
 
 const readFile = (p: string): Effect.Effect<Uint8Array, PlatformError> =>
-  Effect.scoped(Effect.flatMap(openRef("readFile", p, C.O_RDONLY, 0), (ref) => readWhole(ref, nodeRead(ref), "readFile", p)))
+  Effect.scoped(Effect.flatMap(openRef("readFile", p, C.O_RDONLY, 0), (ref) => readWhole(ref.fd, nodeRead(ref), "readFile", p)))
 
 const fstat = (ref: Fd.FdRef, method: string, p: string): Effect.Effect<fs.Stats, PlatformError> =>
   ref.use(method, (fd) => nodeAsync<fs.Stats>({ method, syscall: "fstat", pathOrDescriptor: p }, (cb) => fs.fstat(fd, cb)))

@@ -1,7 +1,7 @@
 // Reading a whole file (FileSystem.readFile, Path.load on every backend) in as few reads as
 // its size allows: open, read, close are the only ring ops for a small file.
 import { type PlatformError, SystemError } from "@effect/platform/Error"
-import { Errors, type Fd } from "@effio/core"
+import { Errors } from "@effio/core"
 import * as Effect from "effect/Effect"
 import { constants as bufferConstants } from "node:buffer"
 import * as fs from "node:fs"
@@ -155,19 +155,19 @@ const readInOrder = (read: ReadAt, buf: Buffer, size: number, where: Errors.Erro
 }
 
 /**
- * The whole contents of the open file `ref` through `read`. The size comes from a direct
- * fstat(2): on an open fd it answers from the inode without blocking, where an
- * `IORING_OP_STATX` always goes to an io-wq worker (a thread hop costing more than the whole
- * syscall). A directory is EISDIR; files that report size 0 and non-regular files are read
- * until EOF.
+ * The whole contents of the open file `fd` through `read`. The fd is the caller's alone and
+ * stays open until this ends (it opened the fd for this read and closes it after). The size
+ * comes from a direct fstat(2): on an open fd it answers from the inode without blocking,
+ * where an `IORING_OP_STATX` always goes to an io-wq worker (a thread hop costing more than
+ * the whole syscall). A directory is EISDIR; files that report size 0 and non-regular files
+ * are read until EOF.
  */
-export const readWhole = (ref: Fd.FdRef, read: ReadAt, method: string, where: string): Effect.Effect<Uint8Array, PlatformError> =>
+export const readWhole = (fd: number, read: ReadAt, method: string, where: string): Effect.Effect<Uint8Array, PlatformError> =>
   Effect.flatMap(
-    ref.use(method, (fd) =>
-      Effect.try({
-        try: () => fs.fstatSync(fd),
-        catch: (e) => Errors.fromNodeError(e, ctx(method, "fstat", where))
-      })),
+    Effect.try({
+      try: () => fs.fstatSync(fd),
+      catch: (e) => Errors.fromNodeError(e, ctx(method, "fstat", where))
+    }),
     (st) => {
       const at = ctx(method, "read", where)
       if (isType(st.mode, C.S_IFDIR)) return Effect.fail(Errors.fromErrno(-C.EISDIR, at))

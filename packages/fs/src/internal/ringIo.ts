@@ -2,7 +2,7 @@
 // `File` and the io_uring directory backend.
 import type { PlatformError } from "@effect/platform/Error"
 import { type Errors, Fd, type Uring } from "@effio/core"
-import { decodeStatx, type Statx, STATX_SIZE } from "@effio/uring-native"
+import { decodeStatx, type OpCallback, type Ring, type Statx, STATX_SIZE } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { writeZero } from "./common.js"
@@ -20,6 +20,12 @@ export const fdRef = (uring: Uring.UringService, fd: number): Fd.FdRef => new Fd
  */
 export const ringRead = (uring: Uring.UringService, ref: Fd.FdRef): ReadAt => (buf, position, finite, where, parallel) => {
   const prep = Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, position, cb, parallel === true && finite ? ASYNC : undefined))
+  return finite ? uring.opFinite(prep, where) : uring.op(prep, where)
+}
+
+/** {@link ringRead} of a bare fd that its one user keeps open for as long as it reads. */
+export const ringReadFd = (uring: Uring.UringService, fd: number): ReadAt => (buf, position, finite, where, parallel) => {
+  const prep = (r: Ring, cb: OpCallback) => r.read(fd, buf, 0, buf.length, position, cb, parallel === true && finite ? ASYNC : undefined)
   return finite ? uring.opFinite(prep, where) : uring.op(prep, where)
 }
 const ASYNC = { async: true } as const

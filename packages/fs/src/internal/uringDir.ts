@@ -103,7 +103,7 @@ const open = (uring: Ring) => (p: Path, options: Cap.OpenOptions): Effect.Effect
   Effect.map(openRef(uring, "open", p, options), (ref): FileSystem.File => new UringFile(uring, ref, options.append, shown(p)))
 
 const load = (uring: Ring) => (p: Path): Effect.Effect<Uint8Array, PlatformError> =>
-  Effect.scoped(Effect.flatMap(openRef(uring, "load", p, readOnly), (ref) => readWhole(ref, ringRead(uring, ref), "load", shown(p))))
+  Effect.scoped(Effect.flatMap(openRef(uring, "load", p, readOnly), (ref) => readWhole(ref.fd, ringRead(uring, ref), "load", shown(p))))
 
 // An fd of the directory (opened beneath `p`'s dir when that is confined) that later ops
 // resolve against, named by its real path (symlinks resolved) for messages and `native`.
