@@ -98,7 +98,7 @@ const statxPath = (uring: Ring, method: string, p: string, flags: number) =>
 const readFile = (uring: Ring) => (p: string): Effect.Effect<Uint8Array, PlatformError> =>
   // No FdRef: the fd is this call's alone, nothing else can use or close it, and every read
   // ends (they are uninterruptible ops) before the release closes it. The FdRef's pinning and
-  // close were a fifth of a small file's cost (bench fs-small-files: 41 -> 33 µs CPU a file).
+  // close cost 3.6 of 32 µs CPU per small file (bench fs-small-files: 35.0k -> 39.8k files/s).
   Effect.acquireUseRelease(
     openFd(uring, "readFile", p, C.O_RDONLY, 0),
     (fd) => readWhole(fd, ringReadFd(uring, fd), "readFile", p),
