@@ -774,6 +774,19 @@ const TEST_NO_EXT_ARG = 2
 const TEST_NO_DRAIN_CANCEL = 4
 const TEST_QUEUE_WHEN_FULL = 8
 
+/** How long an SQPOLL ring's kernel thread polls after its last SQE by default (ms). */
+const SQ_POLL_IDLE_MS = 20
+
+/** The SQ thread's idle time for the addon, or undefined for no SQPOLL. */
+const sqPollIdleMs = (sqPoll: RingOptions["sqPoll"]): number | undefined => {
+  if (sqPoll === undefined || sqPoll === false) return undefined
+  if (sqPoll === true) return SQ_POLL_IDLE_MS
+  if (typeof sqPoll !== "object" || sqPoll === null) throw new TypeError("sqPoll must be a boolean or { idleMs }")
+  const ms = sqPoll.idleMs ?? SQ_POLL_IDLE_MS
+  if (!Number.isInteger(ms) || ms < 1 || ms > 60_000) throw new RangeError(`sqPoll.idleMs must be an integer from 1 to 60000, not ${ms}`)
+  return ms
+}
+
 /**
  * An io_uring bound to the libuv loop of the thread that creates it (a worker thread makes
  * its own). The loop is kept alive only while ops are in flight, so an idle ring never stops
@@ -799,16 +812,6 @@ const TEST_QUEUE_WHEN_FULL = 8
  * reserved memory, or fails with `-EFAULT` where V8 released the pages; bytes past the new
  * length show again if it grows. A view a shrunken buffer has left out of bounds has length 0.
  */
-/** The SQ thread's idle time for the addon, or undefined for no SQPOLL. */
-const sqPollIdleMs = (sqPoll: RingOptions["sqPoll"]): number | undefined => {
-  if (sqPoll === undefined || sqPoll === false) return undefined
-  if (sqPoll === true) return 20
-  if (typeof sqPoll !== "object" || sqPoll === null) throw new TypeError("sqPoll must be a boolean or { idleMs }")
-  const ms = sqPoll.idleMs ?? 20
-  if (!Number.isInteger(ms) || ms < 1 || ms > 60_000) throw new RangeError(`sqPoll.idleMs must be an integer from 1 to 60000, not ${ms}`)
-  return ms
-}
-
 export class Ring {
   readonly #native: NativeRing
   readonly #out: Int32Array
