@@ -354,11 +354,11 @@ bool Ring::TakeSlot(Napi::Env env, Args& args, uint64_t* id, uint32_t* slot) {
 io_uring_sqe* Ring::NextSqe() {
   if (!overflow_.empty()) return nullptr;  // keep FIFO order behind queued SQEs
   // Acquire on the head: the kernel has finished reading the entry we are about to reuse.
-  if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) {
+  if (SqFull()) {
     if (test_flags_ & kTestQueueWhenFull) return nullptr;
     Flush();
-    if (SqPoll() && sq_tail_ - mem_.SqHead() >= mem_.sq_entries && !WaitSqRoom()) return nullptr;
-    if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) return nullptr;
+    if (SqPoll() && SqFull() && !WaitSqRoom()) return nullptr;
+    if (SqFull()) return nullptr;
   }
   return &mem_.sqes[sq_tail_ & mem_.sq_mask];
 }
@@ -382,11 +382,11 @@ void Ring::QueueInternal(const io_uring_sqe& sqe) {
 
 void Ring::MoveOverflow() {
   while (!overflow_.empty()) {
-    if (sq_tail_ - mem_.SqHead() >= mem_.sq_entries) {  // acquire, as in NextSqe
+    if (SqFull()) {  // acquire, as in NextSqe
       if (Flush() <= 0) return;
       if (SqPoll()) {
         // Flush only woke the SQ thread; room comes when it has taken an SQE.
-        if (!WaitSqRoom() || sq_tail_ - mem_.SqHead() >= mem_.sq_entries) return;
+        if (!WaitSqRoom() || SqFull()) return;
       }
       continue;
     }
@@ -402,9 +402,9 @@ void Ring::MoveOverflow() {
 int Ring::Flush() {
   if (state_ == State::kClosed) return 0;
   unsigned pending = sq_tail_ - mem_.SqHead();
+  if (SqPoll()) CountSqPollSubmitted();
+  if (pending == 0) return 0;
   if (SqPoll()) {
-    CountSqPollSubmitted();
-    if (pending == 0) return 0;
     // The kernel's SQ thread takes SQEs as soon as their tail is published; an enter is
     // needed only to wake it once it has idled out. The full fence orders the tail store
     // before the flags load, so a thread that is just going to sleep is never missed.
@@ -415,7 +415,6 @@ int Ring::Flush() {
     }
     return static_cast<int>(pending);
   }
-  if (pending == 0) return 0;
   int r;
   do {
     r = sys_enter(mem_.fd, pending, 0, 0, nullptr, 0);

@@ -218,6 +218,9 @@ class Ring : public Napi::ObjectWrap<Ring> {
   void MoveOverflow();
   int Flush();
   bool SqPoll() const { return mem_.params.flags & IORING_SETUP_SQPOLL; }
+  // Every SQ entry holds an SQE the kernel has not taken (acquire on the head: the kernel has
+  // finished reading an entry before it can be reused).
+  bool SqFull() const { return sq_tail_ - mem_.SqHead() >= mem_.sq_entries; }
   bool WaitSqRoom();
   int EnterNoSubmit(unsigned flags);
   void CountSqPollSubmitted();
