@@ -154,38 +154,36 @@ export const fromRing = (ring: Ring, probed: ProbeResult = probe()): UringServic
   const submit = (prep: (ring: Ring, cb: OpCallback) => number, onLateSuccess?: (res: number) => void) =>
     start(prep, Effect.succeed, Effect.die, onLateSuccess, true)
 
-  const rawOp = (
+  // A negative result is a SystemError described by `ctx`; `map` (when given) makes the
+  // value of a successful one.
+  const rawOp = <A>(
     prep: (ring: Ring, cb: OpCallback) => number,
     ctx: ErrorContext,
     onLateSuccess: ((res: number) => void) | undefined,
-    cancellable: boolean
+    cancellable: boolean,
+    map: ((res: number) => A) | undefined
   ) =>
-    start<PlatformError>(
+    start<PlatformError, A>(
       prep,
-      (res) => (res < 0 ? Effect.fail(fromErrno(res, ctx)) : Effect.succeed(res)),
+      (res) => {
+        if (res < 0) return Effect.fail(fromErrno(res, ctx))
+        if (map === undefined) return Effect.succeed(res as A)
+        // map runs in the completion callback: a throw must end this fiber (a defect, as in
+        // Effect.map), not escape into the ring's batch and leave the fiber suspended.
+        try {
+          return Effect.succeed(map(res))
+        } catch (defect) {
+          return Effect.die(defect)
+        }
+      },
       (error) => rejectedOp(error, ctx),
       onLateSuccess,
       cancellable
     )
   const op = (prep: (ring: Ring, cb: OpCallback) => number, ctx: ErrorContext, onLateSuccess?: (res: number) => void) =>
-    rawOp(prep, ctx, onLateSuccess, true)
+    rawOp<number>(prep, ctx, onLateSuccess, true, undefined)
   const opFinite = <A = number>(prep: (ring: Ring, cb: OpCallback) => number, ctx: ErrorContext, map?: (res: number) => A) =>
-    map === undefined
-      ? rawOp(prep, ctx, undefined, false) as Effect.Effect<A, PlatformError>
-      : startFinite<PlatformError, A>(
-        prep,
-        (res) => {
-          if (res < 0) return Effect.fail(fromErrno(res, ctx))
-          // map runs in the completion callback: a throw must end this fiber (a defect, as
-          // in Effect.map), not escape into the ring's batch and leave the fiber suspended.
-          try {
-            return Effect.succeed(map(res))
-          } catch (defect) {
-            return Effect.die(defect)
-          }
-        },
-        (error) => rejectedOp(error, ctx)
-      )
+    rawOp<A>(prep, ctx, undefined, false, map)
 
   const unit = (eff: Effect.Effect<number, PlatformError>) => Effect.asVoid(eff)
   const closeQuietly = (fd: number) => ring.closeFd(fd, () => {})
