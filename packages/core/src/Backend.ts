@@ -83,8 +83,11 @@ export const fallbackOnSetup = <A, E, R, A2, E2, R2>(
 ): Effect.Effect<A | A2, E | E2, R | R2> =>
   requested(backend) !== "auto"
     ? uring
-    : Effect.catchIf(uring, (e): e is E & UringUnavailable => e instanceof UringUnavailable, (e) =>
-      Effect.zipRight(Effect.sync(() => announceNode(`io_uring is unavailable (${e.reason})`)), node))
+    : Effect.catchIf(uring, (e): e is E & UringUnavailable => e instanceof UringUnavailable, (e) => Effect.zipRight(announceSetupFailure(e), node))
+
+/** The one notice line for {@link fallbackOnSetup} and {@link select}: the ring was refused. */
+const announceSetupFailure = (e: UringUnavailable): Effect.Effect<void> =>
+  Effect.sync(() => announceNode(`io_uring is unavailable (${e.reason})`))
 
 /**
  * The layer of the chosen backend: `io_uring` where it is usable, else `node` (with the
@@ -107,10 +110,5 @@ export const select = <ROut, E1, E2, RIn1, RIn2>(
         : requested(backend) !== "auto"
         ? layers.io_uring
         : Layer.catchAll(layers.io_uring, (e): Layer.Layer<ROut, E1 | E2, RIn2> =>
-          e instanceof UringUnavailable
-            ? Layer.unwrapEffect(Effect.sync(() => {
-              announceNode(`io_uring is unavailable (${e.reason})`)
-              return layers.node
-            }))
-            : Layer.fail(e)))
+          e instanceof UringUnavailable ? Layer.unwrapEffect(Effect.as(announceSetupFailure(e), layers.node)) : Layer.fail(e)))
   )
