@@ -18,17 +18,20 @@ export const fdRef = (uring: Uring.UringService, fd: number): Fd.FdRef => new Fd
  * always complete promptly (`Uring.opFinite`); otherwise the read can be cancelled (pipes,
  * FIFOs, ttys).
  */
-export const ringRead = (uring: Uring.UringService, ref: Fd.FdRef): ReadAt => (buf, position, finite, where, parallel) => {
-  const prep = Fd.pinned(ref, (r, fd, cb) => r.read(fd, buf, 0, buf.length, position, cb, parallel === true && finite ? ASYNC : undefined))
-  return finite ? uring.opFinite(prep, where) : uring.op(prep, where)
-}
+export const ringRead = (uring: Uring.UringService, ref: Fd.FdRef): ReadAt => (buf, position, finite, where, parallel) =>
+  readOp(uring, Fd.pinned(ref, (r, fd, cb) => readInto(r, fd, buf, position, cb, finite, parallel)), finite, where)
 
 /** {@link ringRead} of a bare fd that its one user keeps open for as long as it reads. */
-export const ringReadFd = (uring: Uring.UringService, fd: number): ReadAt => (buf, position, finite, where, parallel) => {
-  const prep = (r: Ring, cb: OpCallback) => r.read(fd, buf, 0, buf.length, position, cb, parallel === true && finite ? ASYNC : undefined)
-  return finite ? uring.opFinite(prep, where) : uring.op(prep, where)
-}
+export const ringReadFd = (uring: Uring.UringService, fd: number): ReadAt => (buf, position, finite, where, parallel) =>
+  readOp(uring, (r, cb) => readInto(r, fd, buf, position, cb, finite, parallel), finite, where)
+
+// A read of a regular file that is one of several in flight goes to an io-wq worker (see ReadAt).
+const readInto = (r: Ring, fd: number, buf: Uint8Array, position: number, cb: OpCallback, finite: boolean, parallel?: boolean) =>
+  r.read(fd, buf, 0, buf.length, position, cb, parallel === true && finite ? ASYNC : undefined)
 const ASYNC = { async: true } as const
+
+const readOp = (uring: Uring.UringService, prep: (r: Ring, cb: OpCallback) => number, finite: boolean, where: Errors.ErrorContext) =>
+  finite ? uring.opFinite(prep, where) : uring.op(prep, where)
 
 /** The most one write of {@link writeAll} asks for: a large write is interruptible between them. */
 export const WRITE_CHUNK = 1024 * 1024
