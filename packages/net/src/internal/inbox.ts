@@ -153,7 +153,7 @@ export class Inbox {
   // uninterruptibleMask around the wait: the same guarantee without two runtime-flag changes
   // and four more steps per waiting read (bench/net ping-pong, the Net server's hot path).
   readonly #takeWaiting: Effect.Effect<Uint8Array | undefined, NetError> = Effect.async((resume) => {
-    const waiter = () => resume(Effect.suspend(() => this.#next()))
+    const waiter = () => resume(this.take)
     this.#waiter = waiter
     return Effect.sync(() => {
       if (this.#waiter === waiter) this.#waiter = undefined
