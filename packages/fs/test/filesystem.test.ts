@@ -133,8 +133,16 @@ describe.each(backends)("FileSystem on %s", (backend, layer) => {
         expect(nfs.readFileSync(existing, "utf8")).toBe("short")
         expect((nfs.statSync(existing).mode & 0o7777).toString(8)).toBe("767")
 
-        // empty source
+        // onto an existing empty file (nothing to truncate), and an empty source onto a
+        // file with contents (truncated to nothing)
+        nfs.writeFileSync(existing, "")
+        yield* fs.copyFile(src, existing)
+        expect(nfs.readFileSync(existing, "utf8")).toBe("short")
         nfs.writeFileSync(path.join(dir, "empty"), "")
+        yield* fs.copyFile(path.join(dir, "empty"), existing)
+        expect(nfs.readFileSync(existing).length).toBe(0)
+
+        // empty source
         yield* fs.copyFile(path.join(dir, "empty"), path.join(dir, "empty-copy"))
         expect(nfs.readFileSync(path.join(dir, "empty-copy")).length).toBe(0)
       })
