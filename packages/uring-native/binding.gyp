@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "effio_uring",
-      "sources": ["native/addon.cc", "native/ring.cc", "native/ops.cc", "native/args.cc", "native/probe.cc", "native/net.cc", "native/offload.cc"],
+      "sources": ["native/addon.cc", "native/ring.cc", "native/ops.cc", "native/args.cc", "native/probe.cc", "native/net.cc", "native/offload.cc", "native/recycle.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc!": ["-fno-exceptions"],

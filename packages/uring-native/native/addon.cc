@@ -10,6 +10,8 @@
 //   args.h/.cc   decoding JS arguments (Get* functions and the Args cursor)
 //   probe.h/.cc  probe(), name tables, kernel release, why io_uring_setup failed
 //   net.h/.cc    socket addresses, the synchronous socket calls, socket constants
+//   offload.h/.cc  copy_file_range(2) on libuv's threadpool
+//   recycle.h/.cc  allocRecycled(): Buffers whose memory is reused once collected
 //   addon.cc     this file: module init, pipe2(), the non-Linux stub
 
 #include <napi.h>
@@ -28,6 +30,7 @@
 #include "offload.h"
 #include "ops.h"
 #include "probe.h"
+#include "recycle.h"
 #include "ring.h"
 
 namespace effio {
@@ -98,6 +101,7 @@ Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("constants", effio::ArgumentConstants(env));
   effio::InitNet(env, exports);
   effio::InitOffload(env, exports);
+  effio::InitRecycle(env, exports);
   exports.Set("platform", "linux");
   return exports;
 }

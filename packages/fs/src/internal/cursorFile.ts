@@ -95,6 +95,11 @@ export abstract class CursorFile implements FileSystem.File {
    */
   protected abstract readonly finiteOps: boolean
 
+  /** The fresh buffer of a `readAlloc` of `size` bytes (uninitialized). */
+  protected allocate(size: number): Buffer {
+    return Buffer.allocUnsafeSlow(size)
+  }
+
   /**
    * Moves the cursor and returns its new position (as `NodeFileSystem` does; the interface
    * says void). seek cannot fail: a position that is negative (or not a safe integer) is
@@ -224,7 +229,7 @@ export abstract class CursorFile implements FileSystem.File {
       }
       let buffer: Buffer
       try {
-        buffer = Buffer.allocUnsafeSlow(n)
+        buffer = this.allocate(n)
       } catch (cause) {
         return Effect.fail(badArgument("readAlloc", `cannot allocate a buffer of ${n} bytes`, cause))
       }

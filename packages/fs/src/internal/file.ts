@@ -1,7 +1,7 @@
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Fd, type Uring } from "@effio/core"
-import type { OpCallback } from "@effio/uring-native"
+import { allocRecycled, type OpCallback } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import { infoFromStatx } from "./common.js"
 import { C } from "./constants.js"
@@ -84,6 +84,13 @@ export class UringFile extends CursorFile {
 
   // No IORING_OP_FTRUNCATE before Linux 6.9: node's ftruncate (threadpool) there, whose
   // messages name no path (`named`).
+  // readAlloc's buffers (and so FileSystem.stream's chunks) come from allocRecycled: a loop
+  // over a large file allocates one per chunk, and fresh memory costs a page fault and a
+  // zeroed page per 4 KiB before the kernel's copy.
+  protected override allocate(size: number): Buffer {
+    return allocRecycled(size)
+  }
+
   protected ftruncate(len: number): Effect.Effect<void, PlatformError> {
     return this.named(ftruncate(this.uring, this.ref, len, this.where("truncate", "ftruncate")))
   }

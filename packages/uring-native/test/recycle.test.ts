@@ -1,0 +1,131 @@
+// allocRecycled: Buffers whose memory goes back to a free list when V8 collects them, and
+// comes out again, still mapped, for the next Buffer of that size.
+import fs from "node:fs"
+import path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { allocRecycled, RECYCLED_MAX, RECYCLED_MIN, recycledInfo, releaseRecycled, Ring } from "../src/index.js"
+import { closeTracked, gc, immediate, makePipe, makeTempDir, pseudoRandomBytes, removeTempDirs, run, sleep } from "./helpers.js"
+
+const KiB = 1024
+
+afterEach(() => {
+  closeTracked()
+  removeTempDirs()
+})
+
+/** Collects garbage until the free lists hold at least `bytes` (finalizers may run a tick later), at most ~2 s. */
+const collectUntilPooled = async (bytes: number): Promise<number> => {
+  for (let i = 0; i < 200; i++) {
+    gc()
+    await immediate()
+    if (recycledInfo().pooled >= bytes) break
+    await sleep(10)
+  }
+  return recycledInfo().pooled
+}
+
+/**
+ * Allocates and touches `n` Buffers of `size`, and keeps none: in a plain function, so no
+ * suspended async frame (whose registers can outlive a block) still refers to them.
+ */
+const allocAndDrop = (n: number, size: number): void => {
+  for (let i = 0; i < n; i++) allocRecycled(size).fill(i)
+}
+
+/** Empty lists, with the earlier tests' Buffers collected first (their finalizers would refill them). */
+const drained = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) {
+    gc()
+    await immediate()
+  }
+  releaseRecycled()
+}
+
+describe("allocRecycled", () => {
+  it("gives a writable Buffer of the size asked for, which a ring read fills", async () => {
+    const dir = makeTempDir()
+    const data = pseudoRandomBytes(300 * KiB, 11)
+    fs.writeFileSync(path.join(dir, "f"), data)
+    const fd = fs.openSync(path.join(dir, "f"), "r")
+    const ring = new Ring()
+    try {
+      const b = allocRecycled(256 * KiB)
+      expect(Buffer.isBuffer(b)).toBe(true)
+      expect(b.length).toBe(256 * KiB)
+      expect(await run((cb) => ring.read(fd, b, 0, b.length, 4 * KiB, cb))).toBe(256 * KiB)
+      expect(b.equals(data.subarray(4 * KiB, 260 * KiB))).toBe(true)
+      b.fill(0x5a)
+      expect(b[b.length - 1]).toBe(0x5a)
+    } finally {
+      ring.close()
+      fs.closeSync(fd)
+    }
+  })
+
+  it("outside its sizes gives an ordinary Buffer, and a bad size throws as Buffer.allocUnsafeSlow does", () => {
+    const before = recycledInfo()
+    expect(allocRecycled(0).length).toBe(0)
+    expect(allocRecycled(RECYCLED_MIN - 1).length).toBe(RECYCLED_MIN - 1)
+    expect(allocRecycled(RECYCLED_MAX + 1).length).toBe(RECYCLED_MAX + 1)
+    const after = recycledInfo()
+    expect(after.hits + after.misses).toBe(before.hits + before.misses) // none came from the lists
+    for (const bad of [-1, Number.NaN, 2 ** 60]) {
+      expect(() => Buffer.allocUnsafeSlow(bad)).toThrow(RangeError)
+      expect(() => allocRecycled(bad)).toThrow(RangeError)
+    }
+    expect(allocRecycled(RECYCLED_MIN + 0.5).length).toBe(Buffer.allocUnsafeSlow(RECYCLED_MIN + 0.5).length)
+  })
+
+  it("a collected Buffer's memory serves the next Buffer of its size; releaseRecycled unmaps the lists", async () => {
+    await drained()
+    const size = 192 * KiB
+    allocAndDrop(8, size)
+    expect(recycledInfo().pooled).toBe(0)
+    expect(await collectUntilPooled(8 * size)).toBeGreaterThanOrEqual(8 * size)
+    const { hits } = recycledInfo()
+    const again = allocRecycled(size)
+    expect(again.length).toBe(size)
+    expect(recycledInfo().hits).toBe(hits + 1)
+    // another size does not take a block of this one
+    const other = allocRecycled(size + 4 * KiB)
+    expect(recycledInfo().hits).toBe(hits + 1)
+    expect(releaseRecycled()).toBeGreaterThanOrEqual(7 * size)
+    expect(recycledInfo().pooled).toBe(0)
+    expect(again.length + other.length).toBe(2 * size + 4 * KiB)
+  })
+
+  it("a Buffer an op is reading into is not recycled while the op is in flight, even unreferenced", async () => {
+    await drained()
+    const dir = makeTempDir()
+    const pipe = makePipe(dir)
+    const ring = new Ring()
+    try {
+      const size = 128 * KiB
+      let res: number | undefined
+      ring.read(pipe.r, allocRecycled(size), 0, size, -1, (r) => {
+        res = r
+      })
+      ring.submit()
+      for (let i = 0; i < 5; i++) {
+        gc()
+        await immediate()
+      }
+      expect(recycledInfo().pooled).toBe(0) // the ring pins it
+      fs.writeSync(pipe.w, "data")
+      for (let i = 0; i < 200 && res === undefined; i++) await sleep(5)
+      expect(res).toBe(4)
+      expect(await collectUntilPooled(size)).toBeGreaterThanOrEqual(size) // now it is free
+    } finally {
+      ring.close()
+      releaseRecycled()
+    }
+  })
+
+  it("the lists are unmapped after a second without allocations", async () => {
+    await drained()
+    allocAndDrop(1, RECYCLED_MIN)
+    expect(await collectUntilPooled(RECYCLED_MIN)).toBeGreaterThanOrEqual(RECYCLED_MIN)
+    for (let i = 0; i < 400 && recycledInfo().pooled > 0; i++) await sleep(10)
+    expect(recycledInfo().pooled).toBe(0)
+  })
+})
