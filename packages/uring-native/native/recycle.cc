@@ -1,6 +1,6 @@
-// allocRecycled(size): a Buffer over memory mapped here; when V8 collects the Buffer, its
-// memory goes to a free list, and the next Buffer of that size gets it with its pages still
-// mapped.
+// allocRecycled(size): an ArrayBuffer over memory mapped here; when its last holder lets go
+// (V8's collection, or the ring's pin of an op's buffer), the memory goes to a free list, and
+// the next ArrayBuffer of that size gets it with its pages still mapped.
 //
 // Why: a file read in 1 MiB chunks (FileSystem.stream, File.readAlloc) allocates a fresh
 // Buffer per chunk, and V8 frees such chunks in batches, at its collections. glibc hands a
@@ -8,16 +8,24 @@
 // next chunks are new pages: a fault and a zeroed page per 4 KiB before the kernel's copy.
 // Measured on a cached 1 GiB file: a ring read into a reused 1 MiB buffer took 148 us, into
 // a fresh one 566 us; an Effect loop reading into a fresh 1 MiB Buffer each time made 583k
-// page faults per 3 GiB, a plain readSync loop 51k. With this list bench/fs-big-file's
-// FileSystem.stream went from 2.2 to 2.9 GB/s (2.7x to 3.7x platform-node's), a readAlloc
-// loop from 2.8-3.2 to 4.4-4.5.
+// page faults per 3 GiB, a plain readSync loop 51k. FileSystem.stream of 1 MiB chunks went
+// from 1.9-2.1 to 2.4-2.6 GB/s with this list (one build, runs alternating).
+//
+// The memory is a V8 BackingStore with our deleter, not an N-API external buffer: node keeps
+// a weak handle on each of those, so V8 frees them only at full collections (80-130 per 3 GiB
+// streamed), runs the finalizer from a later setImmediate, and calls it at an environment's
+// teardown even while something else (a ring op in flight) still holds the memory. V8 calls a
+// BackingStore's deleter when the last shared_ptr to it goes, on whatever thread that is.
 #ifdef __linux__
 
 #include "recycle.h"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -26,17 +34,23 @@
 namespace effio {
 namespace {
 
-// Sizes that are recycled, where it measured a gain (FileSystem.stream, chunks of 512 KiB:
-// 2.1 -> 2.7 GB/s, 1 MiB: 2.3 -> 3.7, 2 MiB: 2.0-2.4 -> 3.1-3.4). At 64 and 256 KiB malloc
-// reuses memory as well, and at 4 MiB it measured the same: there the list's cost stays
-// away (a Buffer over external memory is freed only by a full collection, not a scavenge).
+// Sizes that are recycled, where it measured a gain (FileSystem.stream with an earlier
+// version of this list, over N-API external buffers; chunks of 512 KiB: 2.1 -> 2.7 GB/s,
+// 1 MiB: 2.3 -> 3.7, 2 MiB: 2.0-2.4 -> 3.1-3.4). At 64 and 256 KiB malloc reuses memory as
+// well, and at 4 MiB it measured the same.
 constexpr int64_t kMin = 512 * 1024;
 constexpr int64_t kMax = int64_t{2} << 20;
-constexpr size_t kPage = 4096;
 // Most bytes the free lists hold; a block freed beyond it is unmapped. One V8 collection
 // frees what was allocated since the last, 60-90 MiB in a 1 MiB-chunk stream: 64 MiB let
 // a third of the blocks overflow and gave no gain, 128 and 256 MiB the same gain.
 constexpr size_t kCap = size_t{128} << 20;
+// Distinct sizes with a list; a new size takes the place of a list that is empty.
+constexpr size_t kBuckets = 8;
+// After this long without an allocation the lists are unmapped, and blocks freed later are
+// unmapped at once: a burst's memory does not stay mapped.
+constexpr auto kIdle = std::chrono::seconds(1);
+
+using Clock = std::chrono::steady_clock;
 
 struct Pool {
   std::mutex mu;
@@ -46,22 +60,27 @@ struct Pool {
   };
   std::vector<Bucket> buckets;
   size_t pooled = 0;
-  double hits = 0, misses = 0;
+  double hits = 0, misses = 0, freed = 0;
+  Clock::time_point last_take{};
 };
 
-// Leaked on purpose: Buffers of any thread's environment may be collected during or after
-// its teardown, and their finalizers must still find the pool.
+// Leaked on purpose: a BackingStore may be freed on any thread, also after an environment's
+// (or the main isolate's) teardown, and its deleter must still find the pool.
 Pool& pool() {
   static Pool* p = new Pool();
   return *p;
 }
 
-size_t Rounded(size_t size) { return (size + kPage - 1) & ~(kPage - 1); }
+size_t Rounded(size_t size) {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return (size + page - 1) / page * page;
+}
 
 void* Take(size_t mapped) {
   Pool& p = pool();
   {
     std::lock_guard<std::mutex> lock(p.mu);
+    p.last_take = Clock::now();
     for (auto& b : p.buckets) {
       if (b.size == mapped && !b.blocks.empty()) {
         void* block = b.blocks.back();
@@ -77,20 +96,29 @@ void* Take(size_t mapped) {
   return block == MAP_FAILED ? nullptr : block;
 }
 
+// The list of `mapped`-byte blocks, made (in place of an empty one) if there is room; or null.
+Pool::Bucket* BucketFor(Pool& p, size_t mapped) {
+  Pool::Bucket* empty = nullptr;
+  for (auto& b : p.buckets) {
+    if (b.size == mapped) return &b;
+    if (empty == nullptr && b.blocks.empty()) empty = &b;
+  }
+  if (p.buckets.size() < kBuckets) {
+    p.buckets.push_back({mapped, {}});
+    return &p.buckets.back();
+  }
+  if (empty != nullptr) empty->size = mapped;
+  return empty;
+}
+
 void Give(void* block, size_t mapped) {
   Pool& p = pool();
   {
     std::lock_guard<std::mutex> lock(p.mu);
-    if (p.pooled + mapped <= kCap) {
-      for (auto& b : p.buckets) {
-        if (b.size == mapped) {
-          b.blocks.push_back(block);
-          p.pooled += mapped;
-          return;
-        }
-      }
-      if (p.buckets.size() < 8) {
-        p.buckets.push_back({mapped, {block}});
+    p.freed++;
+    if (p.pooled + mapped <= kCap && Clock::now() - p.last_take < kIdle) {
+      if (Pool::Bucket* b = BucketFor(p, mapped)) {
+        b->blocks.push_back(block);
         p.pooled += mapped;
         return;
       }
@@ -99,50 +127,20 @@ void Give(void* block, size_t mapped) {
   munmap(block, mapped);
 }
 
-// Runs on the Buffer's JS thread, maybe inside a collection: no JS, only the list.
-void Finalize(napi_env, void* data, void* hint) { Give(data, reinterpret_cast<uintptr_t>(hint)); }
+// The BackingStore's deleter: any thread, maybe inside a collection, so no V8 and no JS.
+void Deleter(void* data, size_t, void* mapped) { Give(data, reinterpret_cast<uintptr_t>(mapped)); }
 
-// allocRecycled(size) -> Buffer of `size` uninitialized bytes, size in [512 KiB, 2 MiB]; or
-// undefined when no memory could be mapped or the environment refuses external buffers (a
-// V8 sandbox: napi_no_external_buffers_allowed), and the caller allocates an ordinary one.
-Napi::Value AllocRecycled(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int64_t size = 0;
-  if (!GetInt(env, info[0], "size", kMin, kMax, &size)) return Napi::Value();
-  const size_t mapped = Rounded(static_cast<size_t>(size));
-  void* block = Take(mapped);
-  if (block == nullptr) return env.Undefined();
-  napi_value out;
-  const napi_status s = napi_create_external_buffer(env, static_cast<size_t>(size), block, Finalize,
-                                                    reinterpret_cast<void*>(static_cast<uintptr_t>(mapped)), &out);
-  if (s == napi_ok) return Napi::Value(env, out);
-  Give(block, mapped);
-  if (env.IsExceptionPending()) return Napi::Value();
-  return env.Undefined();
-}
-
-// recycledInfo() -> { pooled, hits, misses }: bytes in the free lists, allocations served
-// from them and by a new mapping.
-Napi::Value RecycledInfo(const Napi::CallbackInfo& info) {
-  Pool& p = pool();
-  Napi::Object out = Napi::Object::New(info.Env());
-  std::lock_guard<std::mutex> lock(p.mu);
-  out.Set("pooled", static_cast<double>(p.pooled));
-  out.Set("hits", p.hits);
-  out.Set("misses", p.misses);
-  return out;
-}
-
-// releaseRecycled() -> bytes unmapped: empties the free lists.
-Napi::Value ReleaseRecycled(const Napi::CallbackInfo& info) {
+// Unmaps every pooled block (all of them, or only if the pool is idle); returns the bytes.
+double Release(bool only_if_idle) {
   Pool& p = pool();
   std::vector<std::pair<void*, size_t>> out;
   {
     std::lock_guard<std::mutex> lock(p.mu);
+    if (only_if_idle && Clock::now() - p.last_take < kIdle) return -1;
     for (auto& b : p.buckets) {
       for (void* block : b.blocks) out.emplace_back(block, b.size);
-      b.blocks.clear();
     }
+    p.buckets.clear();
     p.pooled = 0;
   }
   double total = 0;
@@ -150,7 +148,53 @@ Napi::Value ReleaseRecycled(const Napi::CallbackInfo& info) {
     munmap(block, size);
     total += static_cast<double>(size);
   }
-  return Napi::Number::New(info.Env(), total);
+  return total;
+}
+
+// allocRecycled(size) -> ArrayBuffer of `size` uninitialized bytes, size in [512 KiB,
+// 2 MiB]; or undefined when no memory could be mapped (the caller allocates an ordinary one).
+Napi::Value AllocRecycled(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t size = 0;
+  if (!GetInt(env, info[0], "size", kMin, kMax, &size)) return Napi::Value();
+  const size_t mapped = Rounded(static_cast<size_t>(size));
+  void* block = Take(mapped);
+  if (block == nullptr) return env.Undefined();
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::unique_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(
+      block, static_cast<size_t>(size), Deleter, reinterpret_cast<void*>(static_cast<uintptr_t>(mapped)));
+  v8::Local<v8::Value> ab = v8::ArrayBuffer::New(isolate, std::move(store));
+  // The reverse of BackingStoreOf's conversion (args.cc): a napi_value is a v8::Local's bits.
+  napi_value out;
+  static_assert(sizeof(out) == sizeof(ab), "napi_value is a v8::Local");
+  memcpy(static_cast<void*>(&out), &ab, sizeof(out));
+  return Napi::Value(env, out);
+}
+
+// recycledInfo() -> { pooled, hits, misses, freed }: bytes in the free lists, allocations
+// served from them and by a new mapping, blocks freed (kept or unmapped).
+Napi::Value RecycledInfo(const Napi::CallbackInfo& info) {
+  Pool& p = pool();
+  double pooled, hits, misses, freed;
+  {
+    std::lock_guard<std::mutex> lock(p.mu);
+    pooled = static_cast<double>(p.pooled);
+    hits = p.hits;
+    misses = p.misses;
+    freed = p.freed;
+  }
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("pooled", pooled);
+  out.Set("hits", hits);
+  out.Set("misses", misses);
+  out.Set("freed", freed);
+  return out;
+}
+
+// releaseRecycled(onlyIfIdle?) -> bytes unmapped, or -1 when `onlyIfIdle` and a block was
+// taken less than a second ago (in any thread).
+Napi::Value ReleaseRecycled(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Release(info.Length() > 0 && info[0].ToBoolean().Value()));
 }
 
 }  // namespace

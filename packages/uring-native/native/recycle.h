@@ -1,4 +1,4 @@
-// Buffers whose memory is reused once V8 collects them: allocRecycled(size).
+// ArrayBuffers whose memory is reused once they are freed: allocRecycled(size).
 #pragma once
 #ifdef __linux__
 
@@ -6,7 +6,7 @@
 
 namespace effio {
 
-// Adds allocRecycled and releaseRecycled to the addon's exports.
+// Adds allocRecycled, releaseRecycled and recycledInfo to the addon's exports.
 void InitRecycle(Napi::Env env, Napi::Object exports);
 
 }  // namespace effio

@@ -333,8 +333,8 @@ interface Addon {
   getsockopt?: (fd: number, level: number, name: number) => number
   trySend?: (fd: number, buffer: Bytes, offset: number, length: number) => number
   copyFileRange?: (fdIn: number, offIn: number, fdOut: number, offOut: number, length: number, cb: (res: number) => void) => void
-  allocRecycled?: (size: number) => Buffer | undefined
-  releaseRecycled?: () => number
+  allocRecycled?: (size: number) => ArrayBuffer | undefined
+  releaseRecycled?: (onlyIfIdle?: boolean) => number
   recycledInfo?: () => RecycledInfo
   encodeSockaddr?: (address: SocketAddress) => Uint8Array
   decodeSockaddr?: (bytes: Bytes) => SocketAddress | undefined
@@ -670,50 +670,41 @@ export const copyFileRange = (
 export const RECYCLED_MIN = 512 * 1024
 /** @see RECYCLED_MIN */
 export const RECYCLED_MAX = 2 * 1024 * 1024
-/** Idle time after which {@link allocRecycled}'s free lists are unmapped. */
+/** How long after the last {@link allocRecycled} (in any thread) the free lists are unmapped. */
 const RECYCLED_IDLE_MS = 1000
 
-let recycledAllocs = 0
 let recycledTimer: ReturnType<typeof setTimeout> | undefined
-let recycledSeen = 0
 
-// Unmaps the free lists once no recycled Buffer was allocated for RECYCLED_IDLE_MS, so that a
-// program does not keep a burst's memory (up to 128 MiB) mapped. Unref'd: never holds the
-// process open.
+// Unmaps the free lists once no thread has allocated a recycled buffer for RECYCLED_IDLE_MS
+// (the addon tracks that, and unmaps blocks freed after it at once), so that a program does
+// not keep a burst's memory (up to 128 MiB) mapped. Unref'd: never holds the process open.
 const armRecycledRelease = (): void => {
-  recycledAllocs++
   if (recycledTimer !== undefined) return
-  recycledSeen = recycledAllocs
-  recycledTimer = setTimeout(function check() {
-    if (recycledAllocs !== recycledSeen) {
-      recycledSeen = recycledAllocs
-      recycledTimer = setTimeout(check, RECYCLED_IDLE_MS)
-      recycledTimer.unref?.()
-      return
-    }
-    recycledTimer = undefined
-    releaseRecycled()
-  }, RECYCLED_IDLE_MS)
-  recycledTimer.unref?.()
+  recycledTimer = setTimeout(() => {
+    if (releaseRecycled(true) < 0) recycledTimer!.refresh()
+    else recycledTimer = undefined
+  }, RECYCLED_IDLE_MS + 10)
+  recycledTimer.unref()
 }
 
 /**
  * A Buffer of `size` uninitialized bytes, as `Buffer.allocUnsafeSlow(size)` gives, whose
- * memory is kept when V8 collects the Buffer and given to the next one of the same size with
- * its pages still mapped (up to 128 MiB in all, unmapped after a second without use).
+ * memory is kept when it is freed (V8 collected it and no ring op uses it) and given to the
+ * next one of the same size with its pages still mapped: up to 128 MiB in all, unmapped a
+ * second after the last such allocation.
  *
  * For buffers allocated fresh for every read of a large file (`File.readAlloc`,
- * `FileSystem.stream`): V8 frees them in batches, glibc then hands the memory back to the
- * kernel, and every page of the next buffers is faulted in and zeroed before the kernel
- * copies into it (a 1 MiB ring read of cached data took 566 µs into a fresh buffer, 148 µs
- * into a reused one).
+ * `FileSystem.stream` with chunks in that range): V8 frees them in batches, glibc then hands
+ * the memory back to the kernel, and every page of the next buffers is faulted in and zeroed
+ * before the kernel copies into it (a 1 MiB ring read of cached data took 566 µs into a fresh
+ * buffer, 148 µs into a reused one).
  *
- * Sizes outside `[RECYCLED_MIN, RECYCLED_MAX]` (512 KiB to 2 MiB, where it measured a gain), a
- * platform without the addon and an environment that refuses external memory (a V8 sandbox)
- * get `Buffer.allocUnsafeSlow`, and so a bad size throws its RangeError. Two differences from
- * an ordinary Buffer: its `ArrayBuffer` is external, so a transfer (`postMessage(x,
- * [buf.buffer])`, `structuredClone` with `transfer`) copies it instead of detaching it; and
- * V8 frees it at a full collection, not at a scavenge.
+ * Sizes outside `[RECYCLED_MIN, RECYCLED_MAX]` (512 KiB to 2 MiB, where it measured a gain)
+ * and a platform without the addon get `Buffer.allocUnsafeSlow`, and so a bad size throws its
+ * RangeError. The Buffer behaves as an ordinary one: it is collected by scavenges, and its
+ * `ArrayBuffer` can be transferred (detached) to another thread, whose release of it then
+ * recycles the memory. (The memory is external to V8's allocator, so this needs a Node
+ * without the V8 sandbox, which Node's own builds are.)
  *
  * @example
  * const chunk = allocRecycled(1024 * 1024)
@@ -721,10 +712,10 @@ const armRecycledRelease = (): void => {
  */
 export const allocRecycled = (size: number): Buffer => {
   if (size >= RECYCLED_MIN && size <= RECYCLED_MAX && Number.isInteger(size)) {
-    const b = loaded.addon?.allocRecycled?.(size)
-    if (b !== undefined) {
+    const ab = loaded.addon?.allocRecycled?.(size)
+    if (ab !== undefined) {
       armRecycledRelease()
-      return b
+      return Buffer.from(ab)
     }
   }
   return Buffer.allocUnsafeSlow(size)
@@ -738,16 +729,20 @@ export interface RecycledInfo {
   readonly hits: number
   /** Allocations that mapped new memory. */
   readonly misses: number
+  /** Blocks freed since the process started (kept in the lists or unmapped). */
+  readonly freed: number
 }
 
 /** The free lists of {@link allocRecycled}: zeros where the addon is unavailable. */
-export const recycledInfo = (): RecycledInfo => loaded.addon?.recycledInfo?.() ?? { pooled: 0, hits: 0, misses: 0 }
+export const recycledInfo = (): RecycledInfo => loaded.addon?.recycledInfo?.() ?? { pooled: 0, hits: 0, misses: 0, freed: 0 }
 
 /**
- * Unmaps the memory {@link allocRecycled} keeps for later Buffers; returns its size in
- * bytes. Buffers in use are not touched (their memory is kept again once collected).
+ * Unmaps the memory {@link allocRecycled} keeps for later Buffers; returns its size in bytes
+ * (with `onlyIfIdle`, -1 and nothing unmapped when a thread allocated one in the last
+ * second). Buffers in use are not touched: their memory is kept again once freed, if an
+ * allocation came within the last second, and unmapped otherwise.
  */
-export const releaseRecycled = (): number => loaded.addon?.releaseRecycled?.() ?? 0
+export const releaseRecycled = (onlyIfIdle?: boolean): number => loaded.addon?.releaseRecycled?.(onlyIfIdle === true) ?? 0
 
 /** `getsockopt(2)` of an int option (`SO_ERROR`, `SO_RCVBUF`, ...). */
 export const getsockopt = (fd: number, level: number, name: number): number => {

@@ -1,7 +1,9 @@
-// allocRecycled: Buffers whose memory goes back to a free list when V8 collects them, and
-// comes out again, still mapped, for the next Buffer of that size.
+// allocRecycled: Buffers whose memory goes back to a free list when they are freed (V8
+// collected them, no ring op pins them), and comes out again, still mapped, for the next
+// Buffer of that size.
 import fs from "node:fs"
 import path from "node:path"
+import { Worker } from "node:worker_threads"
 import { afterEach, describe, expect, it } from "vitest"
 import { allocRecycled, RECYCLED_MAX, RECYCLED_MIN, recycledInfo, releaseRecycled, Ring } from "../src/index.js"
 import { closeTracked, gc, immediate, makePipe, makeTempDir, pseudoRandomBytes, removeTempDirs, run, sleep } from "./helpers.js"
@@ -32,12 +34,17 @@ const allocAndDrop = (n: number, size: number): void => {
   for (let i = 0; i < n; i++) allocRecycled(size).fill(i)
 }
 
-/** Empty lists, with the earlier tests' Buffers collected first (their finalizers would refill them). */
-const drained = async (): Promise<void> => {
-  for (let i = 0; i < 5; i++) {
+/** `n` rounds of a full collection and a loop turn. */
+const collections = async (n: number): Promise<void> => {
+  for (let i = 0; i < n; i++) {
     gc()
     await immediate()
   }
+}
+
+/** Empty lists, with the earlier tests' Buffers collected first (freed later, they would refill them). */
+const drained = async (): Promise<void> => {
+  await collections(5)
   releaseRecycled()
 }
 
@@ -106,26 +113,68 @@ describe("allocRecycled", () => {
         res = r
       })
       ring.submit()
-      for (let i = 0; i < 5; i++) {
-        gc()
-        await immediate()
-      }
-      expect(recycledInfo().pooled).toBe(0) // the ring pins it
+      // A control in the same collections: an unpinned Buffer of another size is freed.
+      allocAndDrop(1, RECYCLED_MIN)
+      expect(await collectUntilPooled(RECYCLED_MIN)).toBe(RECYCLED_MIN) // the ring pins the other
       fs.writeSync(pipe.w, "data")
       for (let i = 0; i < 200 && res === undefined; i++) await sleep(5)
       expect(res).toBe(4)
-      expect(await collectUntilPooled(size)).toBeGreaterThanOrEqual(size) // now it is free
+      allocAndDrop(1, RECYCLED_MIN) // an allocation within the last second: freed memory is kept
+      expect(await collectUntilPooled(RECYCLED_MIN + size)).toBe(RECYCLED_MIN + size) // now it is free
     } finally {
       ring.close()
       releaseRecycled()
     }
   })
 
-  it("the lists are unmapped after a second without allocations", async () => {
+  it("eight sizes have lists; a ninth is unmapped when freed, until releaseRecycled drops the lists", async () => {
     await drained()
+    const sizes = Array.from({ length: 9 }, (_, i) => RECYCLED_MIN + i * 64 * KiB)
+    for (const size of sizes.slice(0, 8)) allocAndDrop(1, size)
+    const eight = sizes.slice(0, 8).reduce((a, b) => a + b, 0)
+    expect(await collectUntilPooled(eight)).toBe(eight)
+    allocAndDrop(1, sizes[8]!)
+    await collections(5) // (not collectUntilPooled: its wait would pass the idle second)
+    expect(recycledInfo().pooled).toBe(eight) // no room for a ninth list
+    expect(releaseRecycled()).toBe(eight)
+    allocAndDrop(1, sizes[8]!)
+    expect(await collectUntilPooled(sizes[8]!)).toBe(sizes[8]!)
+    releaseRecycled()
+  })
+
+  it("a Buffer's ArrayBuffer transferred to a worker is detached here, intact there, and recycled when the worker lets go", async () => {
+    await drained()
+    const b = allocRecycled(RECYCLED_MIN)
+    b.fill(0x37)
+    const worker = new Worker(
+      "const { parentPort } = require('node:worker_threads'); parentPort.once('message', (ab) => { const u = new Uint8Array(ab); parentPort.postMessage([u.length, u[0], u[u.length - 1]]) })",
+      { eval: true }
+    )
+    try {
+      const got = new Promise<Array<number>>((resolve) => worker.once("message", resolve))
+      worker.postMessage(b.buffer, [b.buffer])
+      expect(b.length).toBe(0) // detached
+      expect(await got).toEqual([RECYCLED_MIN, 0x37, 0x37])
+    } finally {
+      await worker.terminate()
+    }
+    allocAndDrop(1, RECYCLED_MAX) // an allocation within the last second: freed memory is kept
+    expect(await collectUntilPooled(RECYCLED_MIN + RECYCLED_MAX)).toBe(RECYCLED_MIN + RECYCLED_MAX)
+    releaseRecycled()
+  })
+
+  it("the lists are unmapped a second after the last allocation, and memory freed after that at once", async () => {
+    await drained()
+    const held: { b?: Buffer } = { b: allocRecycled(RECYCLED_MAX) }
     allocAndDrop(1, RECYCLED_MIN)
-    expect(await collectUntilPooled(RECYCLED_MIN)).toBeGreaterThanOrEqual(RECYCLED_MIN)
+    expect(await collectUntilPooled(RECYCLED_MIN)).toBe(RECYCLED_MIN)
     for (let i = 0; i < 400 && recycledInfo().pooled > 0; i++) await sleep(10)
     expect(recycledInfo().pooled).toBe(0)
+    expect(releaseRecycled(true)).toBe(0) // idle: nothing left, nothing refused
+    const { freed } = recycledInfo()
+    held.b = undefined
+    for (let i = 0; i < 200 && recycledInfo().freed === freed; i++) await collections(1)
+    expect(recycledInfo().freed).toBe(freed + 1)
+    expect(recycledInfo().pooled).toBe(0) // freed after the idle second: unmapped, not kept
   })
 })

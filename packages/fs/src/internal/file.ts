@@ -82,15 +82,15 @@ export class UringFile extends CursorFile {
     return this.seekable ? this.uring.opFinite(prep, where) : this.uring.op(prep, where)
   }
 
-  // No IORING_OP_FTRUNCATE before Linux 6.9: node's ftruncate (threadpool) there, whose
-  // messages name no path (`named`).
-  // readAlloc's buffers (and so FileSystem.stream's chunks) come from allocRecycled: a loop
-  // over a large file allocates one per chunk, and fresh memory costs a page fault and a
-  // zeroed page per 4 KiB before the kernel's copy.
+  // readAlloc's buffers (and so FileSystem.stream's chunks of 512 KiB to 2 MiB) come from
+  // allocRecycled: a loop over a large file allocates one per chunk, and fresh memory costs a
+  // page fault and a zeroed page per 4 KiB before the kernel's copy.
   protected override allocate(size: number): Buffer {
     return allocRecycled(size)
   }
 
+  // No IORING_OP_FTRUNCATE before Linux 6.9: node's ftruncate (threadpool) there, whose
+  // messages name no path (`named`).
   protected ftruncate(len: number): Effect.Effect<void, PlatformError> {
     return this.named(ftruncate(this.uring, this.ref, len, this.where("truncate", "ftruncate")))
   }

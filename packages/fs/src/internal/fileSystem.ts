@@ -162,7 +162,8 @@ const makeDirectory = (uring: Ring) => (p: string, options?: FileSystem.MakeDire
 
 // copyFile: splice src → pipe → dst, all in the kernel. As libuv's copyfile: the
 // destination is opened without O_TRUNC and left alone when it is the source itself (a
-// copy onto itself must not truncate it), else truncated; it gets the source's mode
+// copy onto itself must not truncate it), else truncated (unless empty already and about to
+// be written: see truncateDestination); it gets the source's mode
 // (fchmod: neither the umask nor an existing destination's mode applies).
 // A destination that is not a regular file (a device, a FIFO, a socket) is written into as
 // it is, as `cat x > /dev/null` does: never truncated (ftruncate fails there, and libuv then
@@ -200,7 +201,9 @@ const copyFile = (uring: Ring) => (from: string, to: string): Effect.Effect<void
 // crash after "truncate, write, close" does not leave an empty file). For a new file, which
 // has no old contents to lose, that made the close wait: 1 GiB copies moved 1.33 GB/s with the
 // ftruncate and 2.41 without it (copy_file_range in C, 1 MiB requests). libuv's copyfile
-// always truncates, so node's fs.copyFile pays it.
+// always truncates, so node's fs.copyFile pays it. An empty source is still truncated onto an
+// empty destination: nothing is written then, and the ftruncate is what updates the
+// destination's mtime and ctime, as node's copy does.
 const truncateDestination = (uring: Ring, dst: Fd.FdRef, dt: Statx, sourceSize: bigint, to: string) =>
   dt.size === 0n && sourceSize > 0n ? Effect.void : ftruncate(uring, dst, 0, ctx("copyFile", "ftruncate", to))
 
