@@ -7,6 +7,9 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      # Never unloaded: memory from allocRecycled may be freed (by its deleter, code in this
+      # library) after the environment that loaded the addon has closed it (native/recycle.cc).
+      "ldflags": ["-Wl,-z,nodelete"],
       "xcode_settings": {
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
         "GCC_ENABLE_CPP_EXCEPTIONS": "NO"

@@ -11,7 +11,7 @@
 //   probe.h/.cc  probe(), name tables, kernel release, why io_uring_setup failed
 //   net.h/.cc    socket addresses, the synchronous socket calls, socket constants
 //   offload.h/.cc  copy_file_range(2) on libuv's threadpool
-//   recycle.h/.cc  allocRecycled(): Buffers whose memory is reused once collected
+//   recycle.h/.cc  allocRecycled(): Buffers whose memory is reused once freed
 //   addon.cc     this file: module init, pipe2(), the non-Linux stub
 
 #include <napi.h>

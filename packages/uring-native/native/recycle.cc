@@ -65,7 +65,9 @@ struct Pool {
 };
 
 // Leaked on purpose: a BackingStore may be freed on any thread, also after an environment's
-// (or the main isolate's) teardown, and its deleter must still find the pool.
+// (or the main isolate's) teardown, and its deleter must still find the pool. For the same
+// reason the addon is linked with -z nodelete (binding.gyp): a worker's environment closes
+// its addons before its isolate frees the last BackingStores, whose deleter is code here.
 Pool& pool() {
   static Pool* p = new Pool();
   return *p;
@@ -157,6 +159,11 @@ Napi::Value AllocRecycled(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t size = 0;
   if (!GetInt(env, info[0], "size", kMin, kMax, &size)) return Napi::Value();
+#ifdef V8_ENABLE_SANDBOX
+  // A sandboxed V8 (Electron, some custom builds) aborts on a BackingStore outside its
+  // sandbox: such a build gets ordinary Buffers.
+  return env.Undefined();
+#endif
   const size_t mapped = Rounded(static_cast<size_t>(size));
   void* block = Take(mapped);
   if (block == nullptr) return env.Undefined();
@@ -197,9 +204,22 @@ Napi::Value ReleaseRecycled(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), Release(info.Length() > 0 && info[0].ToBoolean().Value()));
 }
 
+// An environment's teardown (a worker exiting): what it frees from now on is unmapped, and so
+// is the pool, as no timer of that environment is left to do it a second later. Another
+// thread's next allocation starts the lists again.
+void OnEnvCleanup(void*) {
+  {
+    Pool& p = pool();
+    std::lock_guard<std::mutex> lock(p.mu);
+    p.last_take = {};
+  }
+  Release(false);
+}
+
 }  // namespace
 
 void InitRecycle(Napi::Env env, Napi::Object exports) {
+  napi_add_env_cleanup_hook(env, OnEnvCleanup, nullptr);
   exports.Set("allocRecycled", Napi::Function::New(env, AllocRecycled));
   exports.Set("releaseRecycled", Napi::Function::New(env, ReleaseRecycled));
   exports.Set("recycledInfo", Napi::Function::New(env, RecycledInfo));

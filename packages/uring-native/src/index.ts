@@ -35,6 +35,7 @@
  * @module
  */
 import { createRequire } from "node:module"
+import { setTimeout } from "node:timers"
 import { constants as osConstants, release as osRelease } from "node:os"
 import { getSystemErrorName } from "node:util"
 
@@ -701,10 +702,10 @@ const armRecycledRelease = (): void => {
  *
  * Sizes outside `[RECYCLED_MIN, RECYCLED_MAX]` (512 KiB to 2 MiB, where it measured a gain)
  * and a platform without the addon get `Buffer.allocUnsafeSlow`, and so a bad size throws its
- * RangeError. The Buffer behaves as an ordinary one: it is collected by scavenges, and its
- * `ArrayBuffer` can be transferred (detached) to another thread, whose release of it then
- * recycles the memory. (The memory is external to V8's allocator, so this needs a Node
- * without the V8 sandbox, which Node's own builds are.)
+ * RangeError; so does a V8 built with its sandbox (Electron, some custom builds), which
+ * refuses memory from outside it. The Buffer behaves as an ordinary one: its `ArrayBuffer`
+ * can be transferred (detached) to another thread, whose release of it then recycles the
+ * memory.
  *
  * @example
  * const chunk = allocRecycled(1024 * 1024)
