@@ -1,10 +1,10 @@
 // The event loop's ring, shared: one io_uring per loop (per thread: a worker thread loads its
 // own copy of this module, so it gets its own ring), opened by its first user and closed when
 // the last one releases it. Every io_uring layer (Uring, FileSystem, net) acquires it here.
-import { Ring, type RingOptions, RingUnavailableError } from "@effio/uring-native"
+import { Ring, RingUnavailableError } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { UringService } from "../Uring.js"
+import type { UringOptions, UringService } from "../Uring.js"
 import { UringUnavailable } from "./errors.js"
 import { fromRing } from "./uring.js"
 
@@ -25,13 +25,7 @@ const CQ_ENTRIES = 16384
 /** Default submission queue depth of the loop's ring. */
 export const defaultQueueDepth = 256
 
-/** How a ring is opened: `Uring.UringOptions`, resolved. */
-export interface RingConfig {
-  readonly queueDepth?: number | undefined
-  readonly sqPoll?: RingOptions["sqPoll"] | undefined
-}
-
-const openRing = ({ queueDepth: entries = defaultQueueDepth, sqPoll }: RingConfig): Effect.Effect<Ring, UringUnavailable> =>
+const openRing = ({ queueDepth: entries = defaultQueueDepth, sqPoll }: UringOptions): Effect.Effect<Ring, UringUnavailable> =>
   Effect.try({
     try: () => new Ring({ entries, cqEntries: Math.max(entries * 4, CQ_ENTRIES), ...(sqPoll === undefined ? {} : { sqPoll }) }),
     catch: (e) =>
@@ -41,7 +35,7 @@ const openRing = ({ queueDepth: entries = defaultQueueDepth, sqPoll }: RingConfi
   })
 
 /** A private ring, closed (in-flight ops cancelled and drained) when the scope closes. */
-export const acquirePrivate = (config: RingConfig = {}): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
+export const acquirePrivate = (config: UringOptions = {}): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
   Effect.map(Effect.acquireRelease(openRing(config), (ring) => Effect.sync(() => ring.close())), (ring) => fromRing(ring))
 
 /**
@@ -49,7 +43,7 @@ export const acquirePrivate = (config: RingConfig = {}): Effect.Effect<UringServ
  * opens it; later users share it as it is (the depth bounds only how many SQEs wait for one
  * flush: more are queued natively).
  */
-export const acquireShared = (config: RingConfig = {}): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
+export const acquireShared = (config: UringOptions = {}): Effect.Effect<UringService, UringUnavailable, Scope.Scope> =>
   Effect.map(
     Effect.acquireRelease(
       Effect.suspend(() => {
