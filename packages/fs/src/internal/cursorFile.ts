@@ -2,6 +2,7 @@ import { type PlatformError, SystemError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import type { Errors, Fd } from "@effio/core"
 import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
 import * as Option from "effect/Option"
 import { constants as bufferConstants } from "node:buffer"
 import * as fs from "node:fs"
@@ -210,15 +211,16 @@ export abstract class CursorFile implements FileSystem.File {
   }
 
   read(buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
-    return this.sizedAtCursor("read", false, buffer)
+    return this.atCursorAs("read", false, buffer, FileSystem.Size)
   }
 
   /**
-   * A read or write of `buffer` at the cursor, as a Size. A backend whose positional ops are
-   * one finite op overrides it to reserve and settle inside that op (no Effect layers).
+   * A read or write of `buffer` at the cursor, its byte count made a value by `map`. A
+   * backend whose positional ops are one finite op overrides it to reserve, settle and map
+   * inside that op (no Effect layers).
    */
-  protected sizedAtCursor(method: string, write: boolean, buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
-    return Effect.map(this.atCursor(method, write, buffer), FileSystem.Size)
+  protected atCursorAs<A>(method: string, write: boolean, buffer: Uint8Array, map: (n: number) => A): Effect.Effect<A, PlatformError> {
+    return Effect.map(this.atCursor(method, write, buffer), map)
   }
 
   readAlloc(size: FileSystem.SizeInput): Effect.Effect<Option.Option<Uint8Array>, PlatformError> {
@@ -233,11 +235,11 @@ export abstract class CursorFile implements FileSystem.File {
       } catch (cause) {
         return Effect.fail(badArgument("readAlloc", `cannot allocate a buffer of ${n} bytes`, cause))
       }
-      const read = n > READ_PIECE && this.seekable && this.finiteOps ? this.readPieces("readAlloc", buffer) : this.atCursor("readAlloc", false, buffer)
-      return Effect.map(read, (got) =>
-        got === 0
-          ? Option.none()
-          : Option.some(got === n ? buffer : Uint8Array.prototype.slice.call(buffer, 0, got) as Uint8Array))
+      const result = (got: number): Option.Option<Uint8Array> =>
+        got === 0 ? Option.none() : Option.some(got === n ? buffer : Uint8Array.prototype.slice.call(buffer, 0, got) as Uint8Array)
+      return n > READ_PIECE && this.seekable && this.finiteOps
+        ? Effect.map(this.readPieces("readAlloc", buffer), result)
+        : this.atCursorAs("readAlloc", false, buffer, result)
     })
   }
 
@@ -252,12 +254,12 @@ export abstract class CursorFile implements FileSystem.File {
   }
 
   write(buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
-    return this.sizedAtCursor("write", true, buffer)
+    return this.atCursorAs("write", true, buffer, FileSystem.Size)
   }
 
   writeAll(buffer: Uint8Array): Effect.Effect<void, PlatformError> {
     const loop = (rest: Uint8Array): Effect.Effect<void, PlatformError> =>
-      rest.length === 0 ? Effect.void : Effect.flatMap(this.atCursor("writeAll", true, rest), (n) =>
+      rest.length === 0 ? Effect.void : Effect.flatMap(this.atCursorAs("writeAll", true, rest, identity), (n) =>
         n === 0
           ? Effect.fail(writeZero("writeAll", this.label))
           : loop(rest.subarray(n)))

@@ -1,12 +1,16 @@
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { Fd, type Uring } from "@effio/core"
-import { allocRecycled, type OpCallback } from "@effio/uring-native"
+import { allocRecycled, type OpCallback, type Ring } from "@effio/uring-native"
 import * as Effect from "effect/Effect"
 import { infoFromStatx } from "./common.js"
 import { C } from "./constants.js"
 import { CursorFile, isSeekable } from "./cursorFile.js"
 import { ftruncate, statxFd } from "./ringIo.js"
+
+/** pwrite or pread of `buffer[0, len)` at `position` (-1: the fd's own). */
+const transfer = (r: Ring, fd: number, write: boolean, buffer: Uint8Array, len: number, position: number, cb: OpCallback): number =>
+  write ? r.write(fd, buffer, 0, len, position, cb) : r.read(fd, buffer, 0, len, position, cb)
 
 /**
  * `FileSystem.File` over io_uring (cursor semantics in {@link CursorFile}). Seekable fds
@@ -36,12 +40,13 @@ export class UringFile extends CursorFile {
     return Effect.asVoid(this.uring.opFinite(Fd.pinned(this.ref, (r, fd, cb) => r.fsync(fd, cb)), this.where("sync", "fsync")))
   }
 
-  // The hot path of `read`/`write` at the cursor and of `readAt`/`writeAt` on a seekable fd:
-  // one uninterruptible op whose prep checks the offset (or reserves the cursor range) and
-  // whose completion settles it and gives the Size, with no suspend/matchEffect/map layers
-  // around it (bench fs-random: each layer is ~0.1-0.2 µs of a ~6 µs op).
-  protected override sizedAtCursor(method: string, write: boolean, buffer: Uint8Array): Effect.Effect<FileSystem.Size, PlatformError> {
-    if (!this.seekable || (write && this.append)) return super.sizedAtCursor(method, write, buffer)
+  // The hot path of `read`/`write`/`readAlloc`/`writeAll` at the cursor and of
+  // `readAt`/`writeAt` on a seekable fd: one uninterruptible op whose prep checks the offset
+  // (or reserves the cursor range) and whose completion settles it and makes the value, with
+  // no suspend/matchEffect/map layers around it (bench fs-random: each layer is ~0.1-0.2 µs
+  // of a ~6 µs op).
+  protected override atCursorAs<A>(method: string, write: boolean, buffer: Uint8Array, map: (n: number) => A): Effect.Effect<A, PlatformError> {
+    if (!this.seekable || (write && this.append)) return super.atCursorAs(method, write, buffer, map)
     return this.uring.opFinite(
       Fd.pinned(this.ref, (r, fd, cb) => {
         // the length when the op runs (a view of a resizable buffer may have changed since)
@@ -52,32 +57,28 @@ export class UringFile extends CursorFile {
           cb(res, flags)
         }
         try {
-          return write ? r.write(fd, buffer, 0, len, start, settled) : r.read(fd, buffer, 0, len, start, settled)
+          return transfer(r, fd, write, buffer, len, start, settled)
         } catch (error) {
           this.settle(start, len, 0)
           throw error
         }
       }),
       this.where(method, write ? "write" : "read"),
-      FileSystem.Size
+      map
     )
   }
 
   protected override sizedAt(method: string, write: boolean, buffer: Uint8Array, offset: FileSystem.SizeInput): Effect.Effect<FileSystem.Size, PlatformError> {
     if (!this.seekable) return super.sizedAt(method, write, buffer, offset)
     return this.uring.opFinite(
-      Fd.pinned(this.ref, (r, fd, cb) => {
-        const at = this.checkedOffset(method, offset)
-        return write ? r.write(fd, buffer, 0, buffer.length, at, cb) : r.read(fd, buffer, 0, buffer.length, at, cb)
-      }),
+      Fd.pinned(this.ref, (r, fd, cb) => transfer(r, fd, write, buffer, buffer.length, this.checkedOffset(method, offset), cb)),
       this.where(method, write ? "write" : "read"),
       FileSystem.Size
     )
   }
 
   protected io(method: string, write: boolean, buffer: Uint8Array, position: number): Effect.Effect<number, PlatformError> {
-    const prep = Fd.pinned(this.ref, (r, fd, cb) =>
-      write ? r.write(fd, buffer, 0, buffer.length, position, cb) : r.read(fd, buffer, 0, buffer.length, position, cb))
+    const prep = Fd.pinned(this.ref, (r, fd, cb) => transfer(r, fd, write, buffer, buffer.length, position, cb))
     const where = this.where(method, write ? "write" : "read")
     return this.seekable ? this.uring.opFinite(prep, where) : this.uring.op(prep, where)
   }
