@@ -53,6 +53,37 @@ const drained = async (): Promise<void> => {
   releaseRecycled()
 }
 
+/** Submits a read of `fd` into `buffer()`, in a plain function (see allocAndDrop): only the ring keeps the buffer. */
+const submitRead = (ring: Ring, fd: number, buffer: () => Buffer, cb: (res: number) => void): void => {
+  const b = buffer()
+  ring.read(fd, b, 0, b.length, -1, cb)
+  ring.submit()
+}
+
+/**
+ * After draining the lists, runs `body` while a read of an empty pipe into `buffer()` is in
+ * flight on a ring of its own; `complete()` writes 4 bytes and gives the read's result.
+ */
+const withPipeRead = async (buffer: () => Buffer, body: (complete: () => Promise<number | undefined>) => Promise<void>): Promise<void> => {
+  await drained()
+  const pipe = makePipe(makeTempDir())
+  const ring = new Ring()
+  try {
+    let res: number | undefined
+    submitRead(ring, pipe.r, buffer, (r) => {
+      res = r
+    })
+    await body(async () => {
+      fs.writeSync(pipe.w, "data")
+      for (let i = 0; i < 200 && res === undefined; i++) await sleep(5)
+      return res
+    })
+  } finally {
+    ring.close()
+    releaseRecycled()
+  }
+}
+
 describe("allocRecycled", () => {
   it("gives a writable Buffer of the size asked for, which a ring read fills", async () => {
     const dir = makeTempDir()
@@ -106,44 +137,19 @@ describe("allocRecycled", () => {
     expect(again.length + other.length).toBe(2 * size + 4 * KiB)
   })
 
-  it("a Buffer an op is reading into is not recycled while the op is in flight, even unreferenced", async () => {
-    await drained()
-    const dir = makeTempDir()
-    const pipe = makePipe(dir)
-    const ring = new Ring()
-    try {
-      const size = RECYCLED_MAX
-      let res: number | undefined
-      ring.read(pipe.r, allocRecycled(size), 0, size, -1, (r) => {
-        res = r
-      })
-      ring.submit()
+  it("a Buffer an op is reading into is not recycled while the op is in flight, even unreferenced", () =>
+    withPipeRead(() => allocRecycled(RECYCLED_MAX), async (complete) => {
       // A control in the same collections: an unpinned Buffer of another size is freed.
       allocAndDrop(1, RECYCLED_MIN)
       expect(await collectUntilPooled(RECYCLED_MIN)).toBe(RECYCLED_MIN) // the ring pins the other
-      fs.writeSync(pipe.w, "data")
-      for (let i = 0; i < 200 && res === undefined; i++) await sleep(5)
-      expect(res).toBe(4)
+      expect(await complete()).toBe(4)
       allocAndDrop(1, RECYCLED_MIN) // an allocation within the last second: freed memory is kept
-      expect(await collectUntilPooled(RECYCLED_MIN + size)).toBe(RECYCLED_MIN + size) // now it is free
-    } finally {
-      ring.close()
-      releaseRecycled()
-    }
-  })
+      expect(await collectUntilPooled(RECYCLED_MIN + RECYCLED_MAX)).toBe(RECYCLED_MIN + RECYCLED_MAX) // now it is free
+    }))
 
-  it("memory an op is reading into is not freed while the op is in flight, even with its ArrayBuffer transferred away and dropped", async () => {
-    await drained()
-    const dir = makeTempDir()
-    const pipe = makePipe(dir)
-    const ring = new Ring()
-    try {
-      const b = allocRecycled(RECYCLED_MIN)
-      let res: number | undefined
-      ring.read(pipe.r, b, 0, b.length, -1, (r) => {
-        res = r
-      })
-      ring.submit()
+  it("memory an op is reading into is not freed while the op is in flight, even with its ArrayBuffer transferred away and dropped", () => {
+    const b = allocRecycled(RECYCLED_MIN)
+    return withPipeRead(() => b, async (complete) => {
       const { freed } = recycledInfo()
       // Move the memory to another ArrayBuffer and drop that: only the ring's native pin on
       // the BackingStore holds it now (the facade's pin is the detached Buffer).
@@ -151,15 +157,10 @@ describe("allocRecycled", () => {
       expect(b.length).toBe(0)
       await collections(10)
       expect(recycledInfo().freed).toBe(freed)
-      fs.writeSync(pipe.w, "data")
-      for (let i = 0; i < 200 && res === undefined; i++) await sleep(5)
-      expect(res).toBe(4)
+      expect(await complete()).toBe(4)
       for (let i = 0; i < 100 && recycledInfo().freed === freed; i++) await collections(1)
       expect(recycledInfo().freed).toBe(freed + 1)
-    } finally {
-      ring.close()
-      releaseRecycled()
-    }
+    })
   })
 
   it("eight sizes have lists; a ninth is unmapped when freed, until releaseRecycled drops the lists", async () => {
