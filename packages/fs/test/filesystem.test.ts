@@ -928,6 +928,11 @@ describe.each(backends)("FileSystem on %s", (backend, layer) => {
         yield* h.seek(0, "start")
         yield* Effect.all(reads, { concurrency: "unbounded" })
         expect(buf.map(str).sort()).toEqual(["aaaa", "bbbb", "cccc", "dddd"])
+        // readAlloc too: one value, four runs, four consecutive ranges
+        yield* h.seek(0, "start")
+        const alloc = h.readAlloc(4)
+        const chunks = yield* Effect.all([alloc, alloc, alloc, alloc], { concurrency: "unbounded" })
+        expect(chunks.map((c) => str(Option.getOrThrow(c))).sort()).toEqual(["aaaa", "bbbb", "cccc", "dddd"])
         // a run at EOF gives 0 and leaves the cursor at the end
         expect(yield* one).toBe(FileSystem.Size(0))
         expect(yield* h.seek(0, "current")).toBe(FileSystem.Size(16))
