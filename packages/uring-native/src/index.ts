@@ -35,8 +35,8 @@
  * @module
  */
 import { createRequire } from "node:module"
-import { setTimeout } from "node:timers"
 import { constants as osConstants, release as osRelease } from "node:os"
+import { setTimeout } from "node:timers"
 import { getSystemErrorName } from "node:util"
 
 /** What {@link probe} found out about io_uring on this machine. */

@@ -5,6 +5,7 @@ import fs from "node:fs"
 import path from "node:path"
 import { Worker } from "node:worker_threads"
 import { afterEach, describe, expect, it } from "vitest"
+import { firstMessage } from "../../../test-utils/index.js"
 import { allocRecycled, RECYCLED_MAX, RECYCLED_MIN, recycledInfo, releaseRecycled, Ring } from "../src/index.js"
 import { closeTracked, gc, immediate, makePipe, makeTempDir, pseudoRandomBytes, removeTempDirs, run, sleep } from "./helpers.js"
 
@@ -37,6 +38,11 @@ const allocAndDrop = (n: number, size: number): void => {
 /** Transfers `b`'s memory to a new ArrayBuffer that nothing keeps (in a plain function, see allocAndDrop). */
 const transferAway = (b: Buffer): void => {
   structuredClone(b.buffer, { transfer: [b.buffer] })
+}
+
+/** Collects garbage until a block was freed after `freed` frees, at most `rounds` rounds. */
+const collectUntilFreed = async (freed: number, rounds: number): Promise<void> => {
+  for (let i = 0; i < rounds && recycledInfo().freed === freed; i++) await collections(1)
 }
 
 /** `n` rounds of a full collection and a loop turn. */
@@ -158,7 +164,7 @@ describe("allocRecycled", () => {
       await collections(10)
       expect(recycledInfo().freed).toBe(freed)
       expect(await complete()).toBe(4)
-      for (let i = 0; i < 100 && recycledInfo().freed === freed; i++) await collections(1)
+      await collectUntilFreed(freed, 100)
       expect(recycledInfo().freed).toBe(freed + 1)
     })
   })
@@ -172,7 +178,7 @@ describe("allocRecycled", () => {
     const { freed } = recycledInfo()
     allocAndDrop(1, sizes[8]!)
     // (not collectUntilPooled: its wait would pass the idle second)
-    for (let i = 0; i < 50 && recycledInfo().freed === freed; i++) await collections(1)
+    await collectUntilFreed(freed, 50)
     expect(recycledInfo().freed).toBe(freed + 1)
     expect(recycledInfo().pooled).toBe(eight) // no room for a ninth list
     expect(releaseRecycled()).toBe(eight)
@@ -191,7 +197,7 @@ describe("allocRecycled", () => {
     )
     const { freed } = recycledInfo()
     try {
-      const got = new Promise<Array<number>>((resolve) => worker.once("message", resolve))
+      const got = firstMessage<Array<number>>(worker)
       worker.postMessage(b.buffer, [b.buffer])
       expect(b.length).toBe(0) // detached
       expect(await got).toEqual([RECYCLED_MIN, 0x37, 0x37])
@@ -199,7 +205,7 @@ describe("allocRecycled", () => {
       await worker.terminate()
     }
     // The worker's teardown freed the memory (and, its environment gone, unmapped it).
-    for (let i = 0; i < 100 && recycledInfo().freed === freed; i++) await collections(1)
+    await collectUntilFreed(freed, 100)
     expect(recycledInfo().freed).toBeGreaterThan(freed)
     releaseRecycled()
   })
@@ -214,7 +220,7 @@ describe("allocRecycled", () => {
     expect(releaseRecycled(true)).toBe(0) // idle: nothing left, nothing refused
     const { freed } = recycledInfo()
     held.b = undefined
-    for (let i = 0; i < 200 && recycledInfo().freed === freed; i++) await collections(1)
+    await collectUntilFreed(freed, 200)
     expect(recycledInfo().freed).toBe(freed + 1)
     expect(recycledInfo().pooled).toBe(0) // freed after the idle second: unmapped, not kept
   })
